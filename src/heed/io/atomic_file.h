@@ -1,0 +1,23 @@
+// Whole-file I/O: crash-safe replacement of a file and size-capped reading.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace heed::io {
+
+// Replaces `path` with `bytes` so that a reader (or a crash) sees either the old file or the
+// complete new one, never a mix: the bytes go to `<path>.tmp.<pid>.<random>` in the same
+// directory, which is fsynced, renamed over `path`, and the directory is fsynced. On failure the
+// temporary file is removed, `path` is left as it was, and heed::Error names `path` and the
+// system error.
+void write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
+
+// Reads the whole of `path`. Throws heed::Error naming the file if it cannot be opened or read,
+// or if it holds more than `max_bytes` bytes.
+std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes);
+
+}  // namespace heed::io

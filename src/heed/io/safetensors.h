@@ -1,0 +1,51 @@
+// Reading and writing the huggingface safetensors format:
+//   [u64 little-endian N][N bytes of JSON header][data section]
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
+// relative to the data section) plus an optional "__metadata__" object of strings.
+//
+// The reader treats the file as hostile: every length, offset and shape is checked before use,
+// and each failure is a heed::Error whose message starts with the source name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "heed/core/tensor.h"
+
+namespace heed::io {
+
+struct SafetensorsFile {
+  std::map<std::string, std::string> metadata;          // "__metadata__" (string -> string only)
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in order of data offset
+  std::string source;                                   // file name used in error messages
+
+  bool contains(const std::string& name) const;
+  const Tensor& get(const std::string& name) const;  // Error naming source + tensor if missing
+};
+
+// Header lengths above this are rejected before any allocation.
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t{100} << 20;
+// Deepest '[' / '{' nesting accepted in a header (a valid one needs 3).
+inline constexpr int kMaxSafetensorsJsonDepth = 16;
+
+// Decodes a whole file held in memory. F32 and I64 load as is; F64, F16 and BF16 are converted
+// to F32 and I32, I16, I8, U8 and BOOL to I64. The tensors own fresh copies of the data.
+SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::string& source);
+SafetensorsFile read_safetensors(const std::string& path);
+
+// Encodes F32 / I64 tensors in the given order (non-contiguous ones are made contiguous).
+// Names must be unique, non-empty and not "__metadata__".
+std::vector<std::byte> serialize_safetensors(
+    const std::vector<std::pair<std::string, Tensor>>& tensors,
+    const std::map<std::string, std::string>& metadata);
+// serialize_safetensors + write_file_atomic.
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace heed::io

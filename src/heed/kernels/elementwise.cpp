@@ -1,0 +1,62 @@
+#include "heed/kernels/elementwise.h"
+
+#include "heed/kernels/fast_math.h"
+
+namespace heed::kernels {
+
+namespace {
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelGrain = 1 << 15;
+}  // namespace
+
+void add_inplace(float* dst, const float* src, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(const float* x, float s, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = s * x[i];
+}
+
+void gelu_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
+}
+
+// d/dx [x Phi(x)] = Phi(x) + x phi(x)
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float cdf = 0.5f * (1.0f + erf_approx(x[i] * 0.70710678f));
+    const float pdf = 0.39894228f * exp_approx(-0.5f * x[i] * x[i]);
+    dx[i] += dy[i] * (cdf + x[i] * pdf);
+  }
+}
+
+void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) dx[i] += x[i] > 0.f ? dy[i] : 0.f;
+}
+
+void tanh_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) y[i] = tanh_approx(x[i]);
+}
+
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+}  // namespace heed::kernels

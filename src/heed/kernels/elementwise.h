@@ -1,0 +1,19 @@
+// Element-wise kernels over contiguous buffers of n floats. Backward kernels ADD into dx.
+#pragma once
+
+#include <cstdint>
+
+namespace heed::kernels {
+
+void add_inplace(float* dst, const float* src, int64_t n);          // dst += src
+void axpy(float alpha, const float* x, float* y, int64_t n);         // y += alpha * x
+void scale(const float* x, float s, float* y, int64_t n);            // y = s * x
+
+void gelu_forward(const float* x, float* y, int64_t n);              // x * Phi(x), erf form
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n);
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* x, const float* dy, float* dx, int64_t n);
+void tanh_forward(const float* x, float* y, int64_t n);
+void tanh_backward(const float* y, const float* dy, float* dx, int64_t n);  // uses the output
+
+}  // namespace heed::kernels

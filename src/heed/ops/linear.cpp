@@ -1,0 +1,48 @@
+// linear: y = x W^T + b, the workhorse of every projection.
+#include "heed/kernels/gemm.h"
+#include "heed/ops/op_util.h"
+#include "heed/ops/ops.h"
+
+namespace heed {
+
+Var linear(const Var& x_var, const Var& w_var, const Var& b_var) {
+  Tensor x = detail::f32_input(x_var, "linear", "x");
+  Tensor w = detail::f32_input(w_var, "linear", "weight");
+  HEED_CHECK(x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1), "linear: input ", x.str(),
+             " does not match weight ", w.str(), " (expected x [..., in] and weight [out, in])");
+  const int64_t in = w.size(1), out = w.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
+  Tensor b;
+  if (b_var.defined()) {
+    b = detail::f32_input(b_var, "linear", "bias");
+    HEED_CHECK(b.shape() == Shape{out}, "linear: bias ", b.str(), " does not match weight ", w.str());
+  }
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+  Tensor y = Tensor::empty(y_shape);
+  float* yp = y.f32();
+  if (b.defined()) {  // start from the bias so the GEMM accumulates onto it (beta = 1)
+    const float* bp = b.f32();
+    for (int64_t r = 0; r < rows; ++r) std::copy(bp, bp + out, yp + r * out);
+  }
+  kernels::gemm(false, true, rows, out, in, 1.f, x.f32(), in, w.f32(), in, b.defined() ? 1.f : 0.f,
+                yp, out);
+
+  return make_result(y, "linear", {&x_var, &w_var, &b_var},
+                     [x, w, rows, in, out](const Tensor& gy, std::span<Tensor* const> gx) {
+    if (gx[0])  // dx = dy W
+      kernels::gemm(false, false, rows, in, out, 1.f, gy.f32(), out, w.f32(), in, 1.f,
+                    gx[0]->f32(), in);
+    if (gx[1])  // dW = dy^T x
+      kernels::gemm(true, false, out, in, rows, 1.f, gy.f32(), out, x.f32(), in, 1.f,
+                    gx[1]->f32(), in);
+    if (gx[2]) {  // db = column sums of dy
+      float* db = gx[2]->f32();
+      const float* g = gy.f32();
+      for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+        for (int64_t j = 0; j < out; ++j) db[j] += g[r * out + j];
+    }
+  });
+}
+
+}  // namespace heed

@@ -1,0 +1,16 @@
+// Helpers shared by the op files: input validation with messages that name the op.
+#pragma once
+
+#include "heed/autograd/variable.h"
+
+namespace heed::detail {
+
+// The Var's value as a contiguous f32 tensor; `op`/`arg` name the call in errors.
+inline Tensor f32_input(const Var& v, const char* op, const char* arg) {
+  HEED_CHECK(v.defined(), op, ": input '", arg, "' is undefined");
+  HEED_CHECK(v.value().dtype() == DType::F32, op, ": input '", arg, "' must be f32, got ",
+             v.value().str());
+  return v.value().contiguous();
+}
+
+}  // namespace heed::detail
