@@ -61,6 +61,7 @@ void register_bench(CLI::App& app) {
   gemm->add_option("--threads", threads, "threads (default: OMP_NUM_THREADS or all cores)");
   gemm->add_flag("--json", json, "print JSON");
   gemm->callback([] { bench_gemm(sizes, threads, json); });
+  register_bench_attention(*bench);
 }
 
 }  // namespace heed::cli

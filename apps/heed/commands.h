@@ -7,5 +7,6 @@ namespace heed::cli {
 
 void register_info(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_bench_attention(CLI::App& bench);  // under `heed bench`
 
 }  // namespace heed::cli

@@ -1,0 +1,225 @@
+#include "heed/kernels/attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "heed/core/rng.h"
+#include "heed/kernels/fast_math.h"
+#include "heed/kernels/gemm.h"
+
+namespace heed::kernels {
+
+namespace {
+// Tiles: a 64 x 64 logit block (16 KiB) plus a 64 x D accumulator stay in L1/L2.
+constexpr int64_t kQueryTile = 64;
+constexpr int64_t kKeyTile = 64;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+struct KeyRange {
+  int64_t lo, hi;  // keys [lo, hi) may be unmasked (the additive mask can still mask inside)
+};
+
+// Key positions query i can see under padding, causal and window masks. Both bounds are
+// non-decreasing in i, so a tile's range is [range(first row).lo, range(last row).hi).
+KeyRange key_range(const AttentionDims& d, const AttentionMask& m, int64_t b, int64_t i) {
+  int64_t lo = 0, hi = d.kv_len;
+  if (m.key_lengths) hi = std::min(hi, m.key_lengths[b]);
+  const int64_t pos = i + d.kv_len - d.q_len;
+  if (m.causal) hi = std::min(hi, pos + 1);
+  if (m.window > 0) {
+    lo = std::max(lo, pos - m.window + 1);
+    if (!m.causal) hi = std::min(hi, pos + m.window);
+  }
+  return {lo, std::max(lo, hi)};
+}
+
+// Scaled logits S[rows, cols] of query rows i0.. against keys j0..: masked entries become -inf.
+void masked_logits(const AttentionDims& d, const AttentionMask& m, int64_t b, int64_t h,
+                   const float* q_rows, const float* k_rows, int64_t i0, int64_t rows, int64_t j0,
+                   int64_t cols, float scale, float* s) {
+  gemm(false, true, rows, cols, d.head_dim, scale, q_rows, d.head_dim, k_rows, d.head_dim, 0.f, s,
+       cols);
+  const float* add = m.additive ? m.additive + b * m.additive_batch_stride +
+                                      h * m.additive_head_stride
+                                : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const KeyRange kr = key_range(d, m, b, i0 + r);
+    float* row = s + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t j = j0 + c;
+      if (j < kr.lo || j >= kr.hi)
+        row[c] = kNegInf;
+      else if (add)
+        row[c] += add[(i0 + r) * d.kv_len + j];
+    }
+  }
+}
+
+// Applies the dropout mask of rows i0.. x keys j0.. in place (p > 0).
+void drop(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_t i0, int64_t rows,
+          int64_t j0, int64_t cols, float* x) {
+  const float keep_scale = 1.0f / (1.0f - dr.p);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t base = uint64_t((bh * d.q_len + i0 + r) * d.kv_len + j0);
+    float* row = x + r * cols;
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] = random_uniform(dr.seed, base + uint64_t(c)) >= dr.p ? row[c] * keep_scale : 0.f;
+  }
+}
+
+int64_t tiles(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
+}  // namespace
+
+void attention_fused_forward(const AttentionDims& d, const float* q, const float* k,
+                             const float* v, const AttentionMask& mask,
+                             const AttentionDropout& dropout, float* out, float* lse) {
+  const int64_t D = d.head_dim, q_tiles = tiles(d.q_len, kQueryTile);
+  const int64_t tasks = d.batch * d.heads * q_tiles;
+  const float scale = 1.0f / std::sqrt(float(D));
+#pragma omp parallel
+  {
+    std::vector<float> s(size_t(kQueryTile * kKeyTile)), acc(size_t(kQueryTile * D));
+    std::vector<float> row_max(kQueryTile), row_sum(kQueryTile);
+    // Round-robin tasks: causal tiles differ in cost, and the split stays deterministic.
+#pragma omp for schedule(static, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t bh = task / q_tiles, b = bh / d.heads, h = bh % d.heads;
+      const int64_t i0 = (task % q_tiles) * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
+      const float* q_rows = q + (bh * d.q_len + i0) * D;
+      const float* k_bh = k + bh * d.kv_len * D;
+      const float* v_bh = v + bh * d.kv_len * D;
+      std::fill(acc.begin(), acc.begin() + rows * D, 0.f);
+      std::fill(row_max.begin(), row_max.end(), kNegInf);
+      std::fill(row_sum.begin(), row_sum.end(), 0.f);
+      const int64_t key_lo = key_range(d, mask, b, i0).lo;
+      const int64_t key_hi = key_range(d, mask, b, i0 + rows - 1).hi;
+      for (int64_t j0 = key_lo; j0 < key_hi; j0 += kKeyTile) {  // tiles outside are skipped
+        const int64_t cols = std::min(kKeyTile, key_hi - j0);
+        masked_logits(d, mask, b, h, q_rows, k_bh + j0 * D, i0, rows, j0, cols, scale, s.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          float* row = s.data() + r * cols;
+          float m = row_max[size_t(r)];
+          for (int64_t c = 0; c < cols; ++c) m = std::max(m, row[c]);
+          if (m == kNegInf) {  // nothing visible yet in this row
+            std::fill(row, row + cols, 0.f);
+            continue;
+          }
+          const float rescale = exp_approx(row_max[size_t(r)] - m);  // 0 when the old max was -inf
+          float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t c = 0; c < cols; ++c) {
+            row[c] = exp_approx(row[c] - m);
+            sum += row[c];
+          }
+          row_sum[size_t(r)] = row_sum[size_t(r)] * rescale + sum;
+          row_max[size_t(r)] = m;
+          float* a = acc.data() + r * D;
+#pragma omp simd
+          for (int64_t c = 0; c < D; ++c) a[c] *= rescale;
+        }
+        if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, s.data());
+        gemm(false, false, rows, D, cols, 1.f, s.data(), cols, v_bh + j0 * D, D, 1.f, acc.data(), D);
+      }
+      for (int64_t r = 0; r < rows; ++r) {  // one normalisation at the end
+        float* o = out + (bh * d.q_len + i0 + r) * D;
+        const float l = row_sum[size_t(r)];
+        lse[bh * d.q_len + i0 + r] = l > 0.f ? row_max[size_t(r)] + std::log(l) : kNegInf;
+        const float inv = l > 0.f ? 1.0f / l : 0.f;  // fully masked row: zeros, not NaN
+        for (int64_t c = 0; c < D; ++c) o[c] = acc[size_t(r * D + c)] * inv;
+      }
+    }
+  }
+}
+
+void attention_fused_backward(const AttentionDims& d, const float* q, const float* k,
+                              const float* v, const float* out, const float* lse,
+                              const float* dout, const AttentionMask& mask,
+                              const AttentionDropout& dropout, float* dq, float* dk, float* dv) {
+  const int64_t D = d.head_dim, bh_count = d.batch * d.heads;
+  const int64_t q_tiles = tiles(d.q_len, kQueryTile), k_tiles = tiles(d.kv_len, kKeyTile);
+  const float scale = 1.0f / std::sqrt(float(D));
+
+  // delta_i = rowsum(dO_i * O_i) = rowsum(dP_i * P_i): the softmax backward's row term.
+  std::vector<float> delta(size_t(bh_count * d.q_len));
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < bh_count * d.q_len; ++r) {
+    float acc = 0.f;
+    for (int64_t c = 0; c < D; ++c) acc += dout[r * D + c] * out[r * D + c];
+    delta[size_t(r)] = acc;
+  }
+
+  const int threads = omp_get_max_threads();
+  const int64_t dq_size = bh_count * d.q_len * D;
+  std::vector<float> dq_partial(size_t(threads) * size_t(dq_size), 0.f);
+  const int64_t tasks = bh_count * k_tiles;
+#pragma omp parallel num_threads(threads)
+  {
+    float* dq_mine = dq_partial.data() + size_t(omp_get_thread_num()) * size_t(dq_size);
+    std::vector<float> p(size_t(kQueryTile * kKeyTile)), dp(size_t(kQueryTile * kKeyTile));
+    std::vector<float> dk_acc(size_t(kKeyTile * D)), dv_acc(size_t(kKeyTile * D));
+#pragma omp for schedule(static, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t bh = task / k_tiles, b = bh / d.heads, h = bh % d.heads;
+      const int64_t j0 = (task % k_tiles) * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
+      const float* k_cols = k + (bh * d.kv_len + j0) * D;
+      const float* v_cols = v + (bh * d.kv_len + j0) * D;
+      std::fill(dk_acc.begin(), dk_acc.end(), 0.f);
+      std::fill(dv_acc.begin(), dv_acc.end(), 0.f);
+      for (int64_t qt = 0; qt < q_tiles; ++qt) {
+        const int64_t i0 = qt * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
+        if (key_range(d, mask, b, i0).lo >= j0 + cols ||
+            key_range(d, mask, b, i0 + rows - 1).hi <= j0)
+          continue;  // no query in this tile sees these keys
+        const float* q_rows = q + (bh * d.q_len + i0) * D;
+        const float* do_rows = dout + (bh * d.q_len + i0) * D;
+        // P = exp(S - lse): the forward's probabilities, recomputed.
+        masked_logits(d, mask, b, h, q_rows, k_cols, i0, rows, j0, cols, scale, p.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float l = lse[bh * d.q_len + i0 + r];
+          float* row = p.data() + r * cols;
+          for (int64_t c = 0; c < cols; ++c) row[c] = l == kNegInf ? 0.f : exp_approx(row[c] - l);
+        }
+        // dV += dropout(P)^T dO
+        if (dropout.p > 0.f) {
+          std::copy(p.begin(), p.begin() + rows * cols, dp.begin());
+          drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
+          gemm(true, false, cols, D, rows, 1.f, dp.data(), cols, do_rows, D, 1.f, dv_acc.data(), D);
+        } else {
+          gemm(true, false, cols, D, rows, 1.f, p.data(), cols, do_rows, D, 1.f, dv_acc.data(), D);
+        }
+        // dP = dropout'(dO V^T); dS = P * (dP - delta)
+        gemm(false, true, rows, cols, D, 1.f, do_rows, D, v_cols, D, 0.f, dp.data(), cols);
+        if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float dl = delta[size_t(bh * d.q_len + i0 + r)];
+          float* ds = dp.data() + r * cols;
+          const float* pr = p.data() + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; ++c) ds[c] = pr[c] * (ds[c] - dl);
+        }
+        // dK += scale dS^T Q,  dQ += scale dS K
+        gemm(true, false, cols, D, rows, scale, dp.data(), cols, q_rows, D, 1.f, dk_acc.data(), D);
+        gemm(false, false, rows, D, cols, scale, dp.data(), cols, k_cols, D, 1.f,
+             dq_mine + (bh * d.q_len + i0) * D, D);
+      }
+      float* dk_out = dk + (bh * d.kv_len + j0) * D;
+      float* dv_out = dv + (bh * d.kv_len + j0) * D;
+      for (int64_t e = 0; e < cols * D; ++e) {
+        dk_out[e] += dk_acc[size_t(e)];
+        dv_out[e] += dv_acc[size_t(e)];
+      }
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t e = 0; e < dq_size; ++e) {
+    float acc = dq[e];
+    for (int t = 0; t < threads; ++t) acc += dq_partial[size_t(t) * size_t(dq_size) + size_t(e)];
+    dq[e] = acc;
+  }
+}
+
+}  // namespace heed::kernels

@@ -1,0 +1,50 @@
+// Exact attention, FlashAttention-2 style, on the CPU:
+//   O = dropout(softmax(Q K^T / sqrt(D) + mask)) V    per batch b and head h
+// Q [B, H, Tq, D], K and V [B, H, Tk, D], O [B, H, Tq, D], all contiguous.
+// The forward walks query tiles (outer) and key/value tiles (inner) keeping a running row max
+// and row sum (online softmax), normalises once at the end and saves only the per-row
+// logsumexp [B, H, Tq]: extra memory is linear in the sequence length. The backward recomputes
+// the probabilities from the logsumexp.
+#pragma once
+
+#include <cstdint>
+
+namespace heed::kernels {
+
+struct AttentionDims {
+  int64_t batch, heads, q_len, kv_len, head_dim;
+};
+
+// Which logits take part. All options combine (a logit is kept only if every one keeps it).
+// Query i sits at absolute position i + (Tk - Tq): bottom-right alignment, so a single decoding
+// query with a KV cache sees every cached key, and Tq == Tk is the usual square case.
+struct AttentionMask {
+  const int64_t* key_lengths = nullptr;  // [B]: keys j >= key_lengths[b] are padding
+  bool causal = false;                   // keys after the query's position are masked
+  int64_t window = 0;                    // > 0: keep |pos(i) - j| < window (left side only if causal)
+  const float* additive = nullptr;       // added to the scaled logits; -inf masks
+  int64_t additive_batch_stride = 0;     // element strides of the [Tq, Tk] block per b and h;
+  int64_t additive_head_stride = 0;      // 0 broadcasts
+};
+
+// Attention dropout: probability p is dropped where uniform(seed, flat index into the
+// [B, H, Tq, Tk] probability matrix) < p; survivors are scaled by 1 / (1 - p).
+struct AttentionDropout {
+  float p = 0.f;
+  uint64_t seed = 0;
+};
+
+// Writes out [B, H, Tq, D] and lse [B, H, Tq] (lse = -inf and out = 0 for fully masked rows).
+void attention_fused_forward(const AttentionDims& dims, const float* q, const float* k,
+                             const float* v, const AttentionMask& mask,
+                             const AttentionDropout& dropout, float* out, float* lse);
+
+// Adds the gradients into dq, dk, dv. Parallel over (batch, head, key tile), so two cores stay
+// busy even for one sequence with one head; dq is accumulated per thread and summed in thread
+// order, which keeps results identical for a given thread count.
+void attention_fused_backward(const AttentionDims& dims, const float* q, const float* k,
+                              const float* v, const float* out, const float* lse,
+                              const float* dout, const AttentionMask& mask,
+                              const AttentionDropout& dropout, float* dq, float* dk, float* dv);
+
+}  // namespace heed::kernels

@@ -1,0 +1,37 @@
+// Scaled dot-product attention, softmax(Q K^T / sqrt(d_head) + mask) V, in two forms:
+//  - attention_reference: composed from differentiable ops (matmul, softmax, ...); quadratic
+//    memory; the oracle for tests and the path that returns attention probabilities (maps);
+//  - attention_fused: the FlashAttention-2 style kernel (kernels/attention.h); linear memory.
+// Both take Q [B, H, Tq, D], K and V [B, H, Tk, D] and return [B, H, Tq, D].
+#pragma once
+
+#include <cstdint>
+
+#include "heed/autograd/variable.h"
+
+namespace heed {
+
+struct AttentionOptions {
+  Tensor key_lengths;    // optional i64 [B]: keys at positions >= length are padding
+  bool causal = false;   // bottom-right aligned: query i sits at position i + Tk - Tq
+  int64_t window = 0;    // > 0: sliding window, keep |pos(i) - j| < window
+  // Optional mask over [Tq, Tk], [B, 1, Tq, Tk] or [B, H, Tq, Tk]: f32 is added to the logits
+  // (-inf masks); i64 is boolean, 1 = attend, 0 = masked.
+  Tensor mask;
+  float dropout = 0.f;   // attention dropout probability (used only when training)
+  bool training = false;
+  uint64_t seed = 0;     // dropout seed: the same seed gives the same mask in both forms
+};
+
+Var attention_reference(const Var& q, const Var& k, const Var& v, const AttentionOptions& options,
+                        Tensor* probabilities = nullptr);  // [B, H, Tq, Tk] if requested
+Var attention_fused(const Var& q, const Var& k, const Var& v, const AttentionOptions& options);
+
+namespace detail {
+// The options' masks resolved to an additive f32 tensor [B or 1, H or 1, Tq, Tk] (-inf where
+// masked, else 0 or the additive value), or undefined when nothing masks. Validates shapes.
+Tensor additive_mask(const AttentionOptions& options, int64_t batch, int64_t heads, int64_t q_len,
+                     int64_t kv_len, bool include_structural);
+}  // namespace detail
+
+}  // namespace heed
