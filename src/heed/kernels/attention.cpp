@@ -14,9 +14,11 @@
 namespace heed::kernels {
 
 namespace {
-// Tiles: a 64 x 64 logit block (16 KiB) plus a 64 x D accumulator stay in L1/L2.
-constexpr int64_t kQueryTile = 64;
-constexpr int64_t kKeyTile = 64;
+// Tiles: a 128 x 128 logit block (64 KiB) plus a 128 x D accumulator stay in L2 (2 MiB per
+// core). Measured at N = 4096: 128 x 128 runs ~25% faster than 64 x 64; 256 x 128 gains
+// nothing and wastes work on the causal diagonal.
+constexpr int64_t kQueryTile = 128;
+constexpr int64_t kKeyTile = 128;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 struct KeyRange {
