@@ -1,0 +1,77 @@
+#include "heed/nn/attention.h"
+
+#include <cmath>
+
+#include "heed/ops/ops.h"
+
+namespace heed::nn {
+
+MultiHeadAttention::MultiHeadAttention(int64_t e, int64_t h, const MultiHeadAttentionOptions& o,
+                                       Rng& rng)
+    : embed_dim(e), heads(h), head_dim(h > 0 ? e / h : 0), options(o), out_proj(e, e, o.bias, rng) {
+  HEED_CHECK(h > 0 && e > 0 && e % h == 0, "MultiHeadAttention: heads (", h,
+             ") must divide the embedding width (", e, ")");
+  const bool timm = o.naming == MultiHeadAttentionOptions::Naming::Timm;
+  // Xavier-uniform for the packed projection, as nn.MultiheadAttention initialises it.
+  const float bound = std::sqrt(6.0f / float(e + 3 * e));
+  register_parameter(timm ? "qkv.weight" : "in_proj_weight", &in_proj_weight,
+                     Tensor::uniform({3 * e, e}, rng, -bound, bound));
+  if (o.bias) register_parameter(timm ? "qkv.bias" : "in_proj_bias", &in_proj_bias, Tensor::zeros({3 * e}));
+  register_module(timm ? "proj" : "out_proj", &out_proj);
+}
+
+namespace {
+// [B, T, n E] -> n tensors [B, H, T, Dh]
+std::vector<Var> split_heads(const Var& x, int64_t n, int64_t heads, int64_t head_dim) {
+  const int64_t b = x.size(0), t = x.size(1);
+  Var parts = permute(reshape(x, {b, t, n, heads, head_dim}), {2, 0, 3, 1, 4});  // [n, B, H, T, Dh]
+  std::vector<Var> out;
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(reshape(slice(parts, 0, i, i + 1), {b, heads, t, head_dim}));
+  return out;
+}
+}  // namespace
+
+Var MultiHeadAttention::attend(const Var& q, const Var& k, const Var& v, int64_t batch,
+                               int64_t q_len, const AttentionMasks& m, Tensor* weights) {
+  AttentionOptions o;
+  o.key_lengths = m.key_lengths;
+  o.causal = m.causal;
+  o.window = m.window;
+  o.mask = m.mask;
+  o.dropout = options.attention_dropout;
+  o.training = training();
+  if (o.training && o.dropout > 0.f) o.seed = next_seed();
+  Var out = weights ? attention_reference(q, k, v, o, weights) : attention_fused(q, k, v, o);
+  // [B, H, Tq, Dh] -> [B, Tq, E]
+  Var merged = reshape(permute(out, {0, 2, 1, 3}), {batch, q_len, embed_dim});
+  Var y = out_proj.forward(merged);
+  if (training() && options.projection_dropout > 0.f)
+    y = dropout(y, options.projection_dropout, true, next_seed());
+  return y;
+}
+
+Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks, Tensor* weights) {
+  HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
+             x.value().str(), " must be [B, T, ", embed_dim, "]");
+  std::vector<Var> qkv = split_heads(linear(x, in_proj_weight, in_proj_bias), 3, heads, head_dim);
+  return attend(qkv[0], qkv[1], qkv[2], x.size(0), x.size(1), masks, weights);
+}
+
+Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
+                                      const AttentionMasks& masks, Tensor* weights) {
+  HEED_CHECK(queries.value().dim() == 3 && memory.value().dim() == 3 &&
+                 queries.size(2) == embed_dim && memory.size(2) == embed_dim &&
+                 queries.size(0) == memory.size(0),
+             "MultiHeadAttention: queries ", queries.value().str(), " and memory ",
+             memory.value().str(), " must be [B, Tq, ", embed_dim, "] and [B, Tk, ", embed_dim, "]");
+  const int64_t e = embed_dim;
+  Var wq = slice(in_proj_weight, 0, 0, e), wkv = slice(in_proj_weight, 0, e, 3 * e);
+  Var bq = options.bias ? slice(in_proj_bias, 0, 0, e) : Var();
+  Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
+  Var q = split_heads(linear(queries, wq, bq), 1, heads, head_dim)[0];
+  std::vector<Var> kv = split_heads(linear(memory, wkv, bkv), 2, heads, head_dim);
+  return attend(q, kv[0], kv[1], queries.size(0), queries.size(1), masks, weights);
+}
+
+}  // namespace heed::nn

@@ -1,0 +1,35 @@
+// Basic layers: Linear, LayerNorm, FeedForward (timm's Mlp). Parameter names follow PyTorch.
+#pragma once
+
+#include "heed/core/rng.h"
+#include "heed/nn/module.h"
+
+namespace heed::nn {
+
+class Linear : public Module {
+ public:
+  // PyTorch's default init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+  Linear(int64_t in, int64_t out, bool bias, Rng& rng);
+  Var forward(const Var& x);  // [..., in] -> [..., out]
+  Var weight, bias;           // [out, in], [out]
+  int64_t in_features, out_features;
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t dim, float eps = 1e-5f);
+  Var forward(const Var& x);
+  Var weight, bias;
+  float eps;
+};
+
+// fc1 -> GELU -> dropout -> fc2 -> dropout, named like timm's Mlp.
+class FeedForward : public Module {
+ public:
+  FeedForward(int64_t dim, int64_t hidden, float dropout, Rng& rng);
+  Var forward(const Var& x);
+  Linear fc1, fc2;
+  float dropout;
+};
+
+}  // namespace heed::nn
