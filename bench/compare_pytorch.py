@@ -3,6 +3,13 @@
 
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py attention [--seq 1024 4096] [--threads 2]
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 bench/compare_pytorch.py vit [--config configs/vit-fashion-mnist.json]
+
+`vit`: the identical Vision Transformer (timm's architecture: conv patch embedding, class token,
+position embedding, pre-norm blocks with a packed qkv Linear, GELU MLP, final norm, linear head)
+in PyTorch against `heed bench vit`, same batch size and threads: training images/s (forward,
+backward, AdamW step) and inference images/s (no_grad, eval mode).
 
 `attention`: PyTorch's composed form softmax(Q K^T / sqrt(d)) V (what a user writes by hand;
 torch 1.13 has no fused CPU attention) against `heed bench attention --impl fused`, B=1, 8 heads,
@@ -63,9 +70,85 @@ def heed_attention(heed, seq, heads, dim, causal, backward, reps, threads):
     return json.loads(subprocess.check_output(cmd))
 
 
+class TorchBlock(torch.nn.Module):
+    """timm's ViT Block (pre-norm), written out so no timm is needed."""
+
+    def __init__(self, dim, heads, hidden, eps):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = torch.nn.LayerNorm(dim, eps=eps)
+        self.qkv = torch.nn.Linear(dim, 3 * dim)
+        self.proj = torch.nn.Linear(dim, dim)
+        self.norm2 = torch.nn.LayerNorm(dim, eps=eps)
+        self.fc1 = torch.nn.Linear(dim, hidden)
+        self.fc2 = torch.nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        qkv = self.qkv(self.norm1(x)).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = torch.softmax(q @ k.transpose(-1, -2) * (d // self.heads) ** -0.5, dim=-1) @ v
+        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
+        return x + self.fc2(torch.nn.functional.gelu(self.fc1(self.norm2(x))))
+
+
+class TorchViT(torch.nn.Module):
+    def __init__(self, image, channels, classes, patch, dim, depth, heads, mlp_ratio, eps):
+        super().__init__()
+        n = (image // patch) ** 2
+        self.patch = torch.nn.Conv2d(channels, dim, patch, stride=patch)
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = torch.nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
+        self.blocks = torch.nn.Sequential(*[TorchBlock(dim, heads, int(dim * mlp_ratio), eps) for _ in range(depth)])
+        self.norm = torch.nn.LayerNorm(dim, eps=eps)
+        self.head = torch.nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+def compare_vit(args):
+    with open(args.config) as f:
+        m = json.load(f)["model"]
+    cfg = json.load(open(args.config))
+    batch = args.batch or cfg["train"]["batch_size"]
+    model = TorchViT(28, 1, 10, m["patch_size"], m["dim"], m["depth"], m["heads"], m.get("mlp_ratio", 4.0),
+                     m.get("layer_norm_eps", 1e-6))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+
+    def train_step():
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    model.train()
+    t_train = median_ms(train_step, args.steps)
+    model.eval()
+    with torch.no_grad():
+        t_infer = median_ms(lambda: model(x), args.steps)
+    params = sum(p.numel() for p in model.parameters())
+    out = subprocess.check_output([args.heed, "bench", "vit", "--config", args.config, "--batch", str(batch),
+                                   "--threads", str(args.threads), "--steps", str(args.steps), "--json"])
+    h = json.loads(out)
+    torch_train, torch_infer = batch / t_train * 1e3, batch / t_infer * 1e3
+    print(f"ViT {args.config}: batch {batch}, torch {params} / heed {h['parameters']} parameters")
+    print(f"{'':>10} {'torch img/s':>12} {'heed img/s':>11} {'speed-up':>9}")
+    print(f"{'train':>10} {torch_train:>12.1f} {h['train_images_per_s']:>11.1f} "
+          f"{h['train_images_per_s'] / torch_train:>8.2f}x")
+    print(f"{'inference':>10} {torch_infer:>12.1f} {h['infer_images_per_s']:>11.1f} "
+          f"{h['infer_images_per_s'] / torch_infer:>8.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["attention"])
+    parser.add_argument("what", choices=["attention", "vit"])
+    parser.add_argument("--config", default="configs/vit-fashion-mnist.json")
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seq", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=64)
@@ -75,6 +158,9 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}")
+    if args.what == "vit":
+        compare_vit(args)
+        return
     print(f"{'N':>6} {'causal':>6} {'pass':>8} {'torch ms':>10} {'heed ms':>10} {'speed-up':>9} "
           f"{'heed GFLOP/s':>13} {'heed extra MiB':>15}")
     for seq in args.seq:

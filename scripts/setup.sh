@@ -9,6 +9,8 @@ packages=(
   libdnnl-dev                                   # GEMM (oneDNN), chosen by measurement
   libopenblas-openmp-dev                        # only for the OpenBLAS-vs-oneDNN benchmark
   nlohmann-json3-dev libcli11-dev zlib1g-dev    # configs, command line, gzip
+  libpng-dev                                    # PNG input for predict
+  dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
 )
 

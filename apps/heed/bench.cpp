@@ -62,6 +62,7 @@ void register_bench(CLI::App& app) {
   gemm->add_flag("--json", json, "print JSON");
   gemm->callback([] { bench_gemm(sizes, threads, json); });
   register_bench_attention(*bench);
+  register_bench_vit(*bench);
 }
 
 }  // namespace heed::cli

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   CLI::App app{"heed: train, run and inspect self-attention models on the CPU"};
   app.require_subcommand(1);
   heed::cli::register_info(app);
+  heed::cli::register_train(app);
+  heed::cli::register_eval(app);
+  heed::cli::register_predict(app);
   heed::cli::register_bench(app);
   try {
     app.parse(argc, argv);

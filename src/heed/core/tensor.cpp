@@ -6,13 +6,13 @@
 #include <new>
 #include <numeric>
 
+#include "heed/core/allocator.h"
 #include "heed/core/rng.h"
+#include "heed/core/strided_copy.h"
 
 namespace heed {
 
 namespace {
-constexpr size_t kAlignment = 64;  // one cache line; enough for any SIMD width
-
 // Visits every element of `shape` in row-major order, calling f(offset) with the strided offset.
 template <class F>
 void for_each_offset(const Shape& shape, const Strides& strides, int64_t base, F&& f) {
@@ -43,13 +43,10 @@ void check_shape(const Shape& shape, const char* what) {
 const char* dtype_name(DType dtype) { return dtype == DType::F32 ? "f32" : "i64"; }
 size_t dtype_size(DType dtype) { return dtype == DType::F32 ? 4 : 8; }
 
-Storage::Storage(size_t bytes) : bytes_(bytes) {
-  size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = static_cast<std::byte*>(std::aligned_alloc(kAlignment, rounded));
-  if (!data_) throw std::bad_alloc();
-}
+Storage::Storage(size_t bytes)
+    : data_(static_cast<std::byte*>(allocate_aligned(bytes))), bytes_(bytes) {}
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { free_aligned(data_, bytes_); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   check_shape(shape, "Tensor::empty");
@@ -259,14 +256,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
     std::memmove(raw(), src.raw(), static_cast<size_t>(numel()) * dtype_size(dtype_));
     return *this;
   }
-  const size_t es = dtype_size(dtype_);
-  std::vector<int64_t> src_offsets(static_cast<size_t>(numel()));
-  for_each_offset(src.shape_, src.strides_, 0, [&](int64_t i, int64_t o) { src_offsets[i] = o; });
-  std::byte* dst = raw();
-  const std::byte* s = src.raw();
-  for_each_offset(shape_, strides_, 0, [&](int64_t i, int64_t o) {
-    std::memcpy(dst + o * int64_t(es), s + src_offsets[i] * int64_t(es), es);
-  });
+  strided_copy(src.raw(), src.strides_, raw(), strides_, shape_,
+                        static_cast<int64_t>(dtype_size(dtype_)));
   return *this;
 }
 

@@ -49,15 +49,18 @@ void masked_logits(const AttentionDims& d, const AttentionMask& m, int64_t b, in
                                       h * m.additive_head_stride
                                 : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
+    // Only the columns outside the row's visible range are touched: no per-element branch.
     const KeyRange kr = key_range(d, m, b, i0 + r);
+    const int64_t first = std::clamp(kr.lo - j0, int64_t{0}, cols);
+    const int64_t last = std::clamp(kr.hi - j0, first, cols);
     float* row = s + r * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t j = j0 + c;
-      if (j < kr.lo || j >= kr.hi)
-        row[c] = kNegInf;
-      else if (add)
-        row[c] += add[(i0 + r) * d.kv_len + j];
+    if (add) {
+      const float* add_row = add + (i0 + r) * d.kv_len + j0;
+#pragma omp simd
+      for (int64_t c = first; c < last; ++c) row[c] += add_row[c];
     }
+    std::fill(row, row + first, kNegInf);
+    std::fill(row + last, row + cols, kNegInf);
   }
 }
 
@@ -105,7 +108,8 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
         for (int64_t r = 0; r < rows; ++r) {
           float* row = s.data() + r * cols;
           float m = row_max[size_t(r)];
-          for (int64_t c = 0; c < cols; ++c) m = std::max(m, row[c]);
+#pragma omp simd reduction(max : m)
+          for (int64_t c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;
           if (m == kNegInf) {  // nothing visible yet in this row
             std::fill(row, row + cols, 0.f);
             continue;

@@ -10,14 +10,19 @@ Var slice(const Var& x_var, int64_t dim, int64_t start, int64_t end) {
   HEED_CHECK(0 <= start && start <= end && end <= x.size(d), "slice: range [", start, ", ", end,
              ") is outside dimension ", d, " of ", x.str());
   Tensor y = x.slice(d, start, end).contiguous();
-  return make_result(y, "slice", {&x_var}, [d, start, end](const Tensor& gy, std::span<Tensor* const> gx) {
-    Tensor window = gx[0]->slice(d, start, end);
-    // add gy into the strided window: materialise window + gy, then copy back
-    Tensor sum = window.contiguous().clone();
-    float* s = sum.f32();
+  // View x as [outer, size(d) * inner]; the slice is the column block [start, end) * inner.
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < d; ++i) outer *= x.size(i);
+  for (int64_t i = d + 1; i < x.dim(); ++i) inner *= x.size(i);
+  const int64_t row = x.size(d) * inner, offset = start * inner, width = (end - start) * inner;
+  return make_result(y, "slice", {&x_var},
+                     [outer, row, offset, width](const Tensor& gy, std::span<Tensor* const> gx) {
     const float* g = gy.f32();
-    for (int64_t i = 0; i < sum.numel(); ++i) s[i] += g[i];
-    window.copy_(sum);
+    float* dx = gx[0]->f32();
+#pragma omp parallel for schedule(static) if (outer * width > (1 << 15) && outer > 1)
+    for (int64_t o = 0; o < outer; ++o)
+#pragma omp simd
+      for (int64_t j = 0; j < width; ++j) dx[o * row + offset + j] += g[o * width + j];
   });
 }
 

@@ -1,0 +1,87 @@
+// heed bench vit: training and inference images/s of a ViT config on random images, so the
+// comparison with PyTorch (bench/compare_pytorch.py vit) can be rerun by anyone.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "commands.h"
+#include "heed/core/parallel.h"
+#include "heed/ops/ops.h"
+#include "heed/optim/adamw.h"
+#include "heed/train/config_json.h"
+#include "heed/train/image_classifier.h"
+
+namespace heed::cli {
+
+namespace {
+struct VitBenchArgs {
+  std::string config;
+  int64_t batch = 0, image_size = 28, channels = 1, classes = 10, steps = 10;
+  int threads = 0;
+  bool json = false;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void run(const VitBenchArgs& a) {
+  nlohmann::json json = train::read_json_file(a.config);
+  train::ImageClassifierConfig config = train::parse_config(json);
+  if (a.threads > 0) set_num_threads(a.threads);
+  config.model.image_height = config.model.image_width = a.image_size;
+  config.model.channels = a.channels;
+  config.model.num_classes = a.classes;
+  const int64_t batch = a.batch > 0 ? a.batch : config.train.batch_size;
+  nn::VisionTransformer model(config.model, 1);
+  optim::AdamW optimizer(optim::make_params(model.named_parameters()));
+  Rng rng(2);
+  const Tensor x = Tensor::randn({batch, a.channels, a.image_size, a.image_size}, rng);
+  Tensor y = Tensor::empty({batch}, DType::I64);
+  for (int64_t i = 0; i < batch; ++i) y.i64()[i] = int64_t(rng.below(uint64_t(a.classes)));
+  std::vector<double> train_s, infer_s;
+  model.train();
+  for (int64_t s = 0; s < a.steps + 2; ++s) {  // two warm-up steps
+    const auto t0 = std::chrono::steady_clock::now();
+    Var loss = cross_entropy(model.forward(Var(x)), y);
+    loss.backward();
+    optimizer.step();
+    optimizer.zero_grad();
+    if (s >= 2) train_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  model.eval();
+  NoGradGuard no_grad;
+  for (int64_t s = 0; s < a.steps + 2; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    model.forward(Var(x));
+    if (s >= 2) infer_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double train_ips = double(batch) / median(train_s), infer_ips = double(batch) / median(infer_s);
+  if (a.json)
+    std::printf("%s\n", nlohmann::json{{"config", a.config}, {"batch", batch}, {"threads", num_threads()},
+                                       {"parameters", model.parameter_count()},
+                                       {"train_images_per_s", train_ips},
+                                       {"infer_images_per_s", infer_ips}}.dump().c_str());
+  else
+    std::printf("ViT %s (%ld parameters), batch %ld, %d threads: train %.1f images/s, inference %.1f images/s\n",
+                a.config.c_str(), long(model.parameter_count()), long(batch), num_threads(), train_ips,
+                infer_ips);
+}
+}  // namespace
+
+void register_bench_vit(CLI::App& bench) {
+  static VitBenchArgs a;
+  auto* cmd = bench.add_subcommand("vit", "Training and inference images/s of a ViT config");
+  cmd->add_option("--config", a.config, "JSON config")->required();
+  cmd->add_option("--batch", a.batch, "batch size (default: the config's)");
+  cmd->add_option("--image-size", a.image_size, "square image side");
+  cmd->add_option("--channels", a.channels);
+  cmd->add_option("--classes", a.classes);
+  cmd->add_option("--steps", a.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads);
+  cmd->add_flag("--json", a.json, "print JSON (train_images_per_s, infer_images_per_s)");
+  cmd->callback([] { run(a); });
+}
+
+}  // namespace heed::cli

@@ -1,0 +1,46 @@
+// Vision Transformer (Dosovitskiy et al.) with timm's parameter names, so a timm checkpoint
+// maps 1:1: patch_embed.proj.{weight [D, C, p, p], bias}, cls_token [1, 1, D],
+// pos_embed [1, N + 1, D], blocks.N.*, norm.*, head.*.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "heed/nn/transformer.h"
+
+namespace heed::nn {
+
+struct VitConfig {
+  int64_t image_height = 28, image_width = 28, channels = 1, num_classes = 10;
+  int64_t patch_size = 4, dim = 64, depth = 6, heads = 4;
+  double mlp_ratio = 2.0;
+  float dropout = 0.f, attention_dropout = 0.f, drop_path = 0.f;
+  bool pre_norm = true;
+  float layer_norm_eps = 1e-6f;
+
+  int64_t num_patches() const { return (image_height / patch_size) * (image_width / patch_size); }
+  // Throws heed::Error naming the first impossible field (heads not dividing dim, patch not
+  // dividing the image, non-positive sizes, probabilities outside [0, 1)).
+  void validate() const;
+};
+
+class VisionTransformer : public Module {
+ public:
+  VisionTransformer(const VitConfig& config, uint64_t seed);
+  // images [B, C, H, W] -> logits [B, classes]. With `attention`, each block's attention
+  // probabilities [B, H, T, T] (T = patches + 1, token 0 = class token) are appended.
+  Var forward(const Var& images, std::vector<Tensor>* attention = nullptr);
+
+  VitConfig config;
+  Var patch_weight, patch_bias, cls_token, pos_embed;
+  std::vector<std::unique_ptr<TransformerEncoderLayer>> blocks;
+  LayerNorm norm;
+  Linear head;
+
+ private:
+  VisionTransformer(const VitConfig& config, Rng&& rng);
+};
+
+}  // namespace heed::nn

@@ -1,0 +1,60 @@
+// Strict reading of JSON configs: every key is read through a Section, which knows its dotted
+// path, checks types and ranges, and rejects keys nobody read, so a typo ("lerning_rate") fails
+// before training with a message naming the key.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "heed/core/error.h"
+
+namespace heed::train {
+
+class Section {
+ public:
+  Section(const nlohmann::json& json, std::string path);
+
+  // Reads `key` if present (else `fallback`); the JSON type must fit T.
+  template <class T>
+  T get(const std::string& key, T fallback);
+  Section child(const std::string& key);  // an object (empty when absent)
+  // The raw value (nullptr when absent), for arrays; marks the key read.
+  const nlohmann::json* raw(const std::string& key);
+  bool has(const std::string& key) const { return json_.contains(key); }
+  // Throws naming the first key that was never read.
+  void finish() const;
+  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  const nlohmann::json& json_;
+  std::string path_;
+  mutable std::set<std::string> read_;
+  static const nlohmann::json& empty_object();
+};
+
+template <class T>
+T Section::get(const std::string& key, T fallback) {
+  read_.insert(key);
+  if (!json_.contains(key)) return fallback;
+  const nlohmann::json& v = json_.at(key);
+  const std::string where = key_path(key);
+  if constexpr (std::is_same_v<T, bool>) {
+    HEED_CHECK(v.is_boolean(), "config: ", where, " must be true or false, got ", v.dump());
+  } else if constexpr (std::is_integral_v<T>) {
+    HEED_CHECK(v.is_number_integer(), "config: ", where, " must be an integer, got ", v.dump());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    HEED_CHECK(v.is_number(), "config: ", where, " must be a number, got ", v.dump());
+  } else {
+    HEED_CHECK(v.is_string(), "config: ", where, " must be a string, got ", v.dump());
+  }
+  return v.get<T>();
+}
+
+// Parses a config file (errors name the file and the JSON error position).
+nlohmann::json read_json_file(const std::string& path);
+// Applies "a.b.c=value": the value is parsed as JSON when it can be (numbers, true, objects),
+// else taken as a string. The key must already exist in `config` unless `allow_new`.
+void apply_override(nlohmann::json& config, const std::string& assignment);
+
+}  // namespace heed::train
