@@ -11,7 +11,7 @@ help:
 	@echo "make test       build and run the test suite (CTest)"
 	@echo "make asan-test  build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make bench      kernel benchmarks (GEMM, LayerNorm, softmax, GELU, linear)"
-	@echo "make run        the main job (see README)"
+	@echo "make run        the main job: train + evaluate the default ViT on Fashion-MNIST"
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
@@ -36,11 +36,12 @@ bench: build
 	$(BUILD)/heed bench gemm --sizes 64 128 256 512 768 1024 1536 2048
 	$(BUILD)/bench/heed_bench_ops --benchmark_min_time=0.2
 
-# The main job. Until the Vision Transformer lands (issue 4) it builds heed, checks the install
-# and measures this machine's GEMM ceiling.
+# The main job: fetch Fashion-MNIST, train the default Vision Transformer, print the test-set
+# classification report (heed train ends with it). `make run CONFIG=...` trains another config.
+CONFIG ?= configs/vit-fashion-mnist.json
 run: build
-	$(BUILD)/heed info
-	$(BUILD)/heed bench gemm
+	scripts/data/fashion-mnist.sh
+	$(BUILD)/heed train --config $(CONFIG) --data data/fashion-mnist --out runs/$(basename $(notdir $(CONFIG)))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -41,10 +41,9 @@ KeyRange key_range(const AttentionDims& d, const AttentionMask& m, int64_t b, in
 
 // Scaled logits S[rows, cols] of query rows i0.. against keys j0..: masked entries become -inf.
 void masked_logits(const AttentionDims& d, const AttentionMask& m, int64_t b, int64_t h,
-                   const float* q_rows, const float* k_rows, int64_t i0, int64_t rows, int64_t j0,
-                   int64_t cols, float scale, float* s) {
-  gemm(false, true, rows, cols, d.head_dim, scale, q_rows, d.head_dim, k_rows, d.head_dim, 0.f, s,
-       cols);
+                   const float* q_rows, int64_t ldq, const float* k_rows, int64_t ldk, int64_t i0,
+                   int64_t rows, int64_t j0, int64_t cols, float scale, float* s) {
+  gemm(false, true, rows, cols, d.head_dim, scale, q_rows, ldq, k_rows, ldk, 0.f, s, cols);
   const float* add = m.additive ? m.additive + b * m.additive_batch_stride +
                                       h * m.additive_head_stride
                                 : nullptr;
@@ -77,11 +76,24 @@ void drop(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_
 }
 
 int64_t tiles(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
+
+// Start of head (b, h) of an operand.
+template <class T>
+T* head_ptr(T* base, const AttentionLayout& l, int64_t b, int64_t h) {
+  return base + b * l.batch + h * l.head;
+}
 }  // namespace
+
+AttentionLayouts AttentionLayouts::contiguous(const AttentionDims& d) {
+  const AttentionLayout q{d.heads * d.q_len * d.head_dim, d.q_len * d.head_dim, d.head_dim};
+  const AttentionLayout kv{d.heads * d.kv_len * d.head_dim, d.kv_len * d.head_dim, d.head_dim};
+  return {q, kv, kv, q};
+}
 
 void attention_fused_forward(const AttentionDims& d, const float* q, const float* k,
                              const float* v, const AttentionMask& mask,
-                             const AttentionDropout& dropout, float* out, float* lse) {
+                             const AttentionDropout& dropout, float* out, float* lse,
+                             const AttentionLayouts& L) {
   const int64_t D = d.head_dim, q_tiles = tiles(d.q_len, kQueryTile);
   const int64_t tasks = d.batch * d.heads * q_tiles;
   const float scale = 1.0f / std::sqrt(float(D));
@@ -94,9 +106,9 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t bh = task / q_tiles, b = bh / d.heads, h = bh % d.heads;
       const int64_t i0 = (task % q_tiles) * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
-      const float* q_rows = q + (bh * d.q_len + i0) * D;
-      const float* k_bh = k + bh * d.kv_len * D;
-      const float* v_bh = v + bh * d.kv_len * D;
+      const float* q_rows = head_ptr(q, L.q, b, h) + i0 * L.q.row;
+      const float* k_bh = head_ptr(k, L.k, b, h);
+      const float* v_bh = head_ptr(v, L.v, b, h);
       std::fill(acc.begin(), acc.begin() + rows * D, 0.f);
       std::fill(row_max.begin(), row_max.end(), kNegInf);
       std::fill(row_sum.begin(), row_sum.end(), 0.f);
@@ -104,7 +116,8 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
       const int64_t key_hi = key_range(d, mask, b, i0 + rows - 1).hi;
       for (int64_t j0 = key_lo; j0 < key_hi; j0 += kKeyTile) {  // tiles outside are skipped
         const int64_t cols = std::min(kKeyTile, key_hi - j0);
-        masked_logits(d, mask, b, h, q_rows, k_bh + j0 * D, i0, rows, j0, cols, scale, s.data());
+        masked_logits(d, mask, b, h, q_rows, L.q.row, k_bh + j0 * L.k.row, L.k.row, i0, rows, j0,
+                      cols, scale, s.data());
         for (int64_t r = 0; r < rows; ++r) {
           float* row = s.data() + r * cols;
           float m = row_max[size_t(r)];
@@ -128,10 +141,11 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
           for (int64_t c = 0; c < D; ++c) a[c] *= rescale;
         }
         if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, s.data());
-        gemm(false, false, rows, D, cols, 1.f, s.data(), cols, v_bh + j0 * D, D, 1.f, acc.data(), D);
+        gemm(false, false, rows, D, cols, 1.f, s.data(), cols, v_bh + j0 * L.v.row, L.v.row, 1.f,
+             acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {  // one normalisation at the end
-        float* o = out + (bh * d.q_len + i0 + r) * D;
+        float* o = head_ptr(out, L.o, b, h) + (i0 + r) * L.o.row;
         const float l = row_sum[size_t(r)];
         lse[bh * d.q_len + i0 + r] = l > 0.f ? row_max[size_t(r)] + std::log(l) : kNegInf;
         const float inv = l > 0.f ? 1.0f / l : 0.f;  // fully masked row: zeros, not NaN
@@ -144,7 +158,8 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
 void attention_fused_backward(const AttentionDims& d, const float* q, const float* k,
                               const float* v, const float* out, const float* lse,
                               const float* dout, const AttentionMask& mask,
-                              const AttentionDropout& dropout, float* dq, float* dk, float* dv) {
+                              const AttentionDropout& dropout, float* dq, float* dk, float* dv,
+                              const AttentionLayouts& L) {
   const int64_t D = d.head_dim, bh_count = d.batch * d.heads;
   const int64_t q_tiles = tiles(d.q_len, kQueryTile), k_tiles = tiles(d.kv_len, kKeyTile);
   const float scale = 1.0f / std::sqrt(float(D));
@@ -153,8 +168,11 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
   std::vector<float> delta(size_t(bh_count * d.q_len));
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < bh_count * d.q_len; ++r) {
+    const int64_t bh = r / d.q_len, b = bh / d.heads, h = bh % d.heads, i = r % d.q_len;
+    const float* o = head_ptr(out, L.o, b, h) + i * L.o.row;
+    const float* g = head_ptr(dout, L.o, b, h) + i * L.o.row;
     float acc = 0.f;
-    for (int64_t c = 0; c < D; ++c) acc += dout[r * D + c] * out[r * D + c];
+    for (int64_t c = 0; c < D; ++c) acc += g[c] * o[c];
     delta[size_t(r)] = acc;
   }
 
@@ -171,8 +189,8 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t bh = task / k_tiles, b = bh / d.heads, h = bh % d.heads;
       const int64_t j0 = (task % k_tiles) * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
-      const float* k_cols = k + (bh * d.kv_len + j0) * D;
-      const float* v_cols = v + (bh * d.kv_len + j0) * D;
+      const float* k_cols = head_ptr(k, L.k, b, h) + j0 * L.k.row;
+      const float* v_cols = head_ptr(v, L.v, b, h) + j0 * L.v.row;
       std::fill(dk_acc.begin(), dk_acc.end(), 0.f);
       std::fill(dv_acc.begin(), dv_acc.end(), 0.f);
       for (int64_t qt = 0; qt < q_tiles; ++qt) {
@@ -180,10 +198,11 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
         if (key_range(d, mask, b, i0).lo >= j0 + cols ||
             key_range(d, mask, b, i0 + rows - 1).hi <= j0)
           continue;  // no query in this tile sees these keys
-        const float* q_rows = q + (bh * d.q_len + i0) * D;
-        const float* do_rows = dout + (bh * d.q_len + i0) * D;
+        const float* q_rows = head_ptr(q, L.q, b, h) + i0 * L.q.row;
+        const float* do_rows = head_ptr(dout, L.o, b, h) + i0 * L.o.row;
         // P = exp(S - lse): the forward's probabilities, recomputed.
-        masked_logits(d, mask, b, h, q_rows, k_cols, i0, rows, j0, cols, scale, p.data());
+        masked_logits(d, mask, b, h, q_rows, L.q.row, k_cols, L.k.row, i0, rows, j0, cols, scale,
+                      p.data());
         for (int64_t r = 0; r < rows; ++r) {
           const float l = lse[bh * d.q_len + i0 + r];
           float* row = p.data() + r * cols;
@@ -193,12 +212,15 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
         if (dropout.p > 0.f) {
           std::copy(p.begin(), p.begin() + rows * cols, dp.begin());
           drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
-          gemm(true, false, cols, D, rows, 1.f, dp.data(), cols, do_rows, D, 1.f, dv_acc.data(), D);
+          gemm(true, false, cols, D, rows, 1.f, dp.data(), cols, do_rows, L.o.row, 1.f,
+               dv_acc.data(), D);
         } else {
-          gemm(true, false, cols, D, rows, 1.f, p.data(), cols, do_rows, D, 1.f, dv_acc.data(), D);
+          gemm(true, false, cols, D, rows, 1.f, p.data(), cols, do_rows, L.o.row, 1.f,
+               dv_acc.data(), D);
         }
         // dP = dropout'(dO V^T); dS = P * (dP - delta)
-        gemm(false, true, rows, cols, D, 1.f, do_rows, D, v_cols, D, 0.f, dp.data(), cols);
+        gemm(false, true, rows, cols, D, 1.f, do_rows, L.o.row, v_cols, L.v.row, 0.f, dp.data(),
+             cols);
         if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
         for (int64_t r = 0; r < rows; ++r) {
           const float dl = delta[size_t(bh * d.q_len + i0 + r)];
@@ -208,23 +230,32 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
           for (int64_t c = 0; c < cols; ++c) ds[c] = pr[c] * (ds[c] - dl);
         }
         // dK += scale dS^T Q,  dQ += scale dS K
-        gemm(true, false, cols, D, rows, scale, dp.data(), cols, q_rows, D, 1.f, dk_acc.data(), D);
-        gemm(false, false, rows, D, cols, scale, dp.data(), cols, k_cols, D, 1.f,
+        gemm(true, false, cols, D, rows, scale, dp.data(), cols, q_rows, L.q.row, 1.f,
+             dk_acc.data(), D);
+        gemm(false, false, rows, D, cols, scale, dp.data(), cols, k_cols, L.k.row, 1.f,
              dq_mine + (bh * d.q_len + i0) * D, D);
       }
-      float* dk_out = dk + (bh * d.kv_len + j0) * D;
-      float* dv_out = dv + (bh * d.kv_len + j0) * D;
-      for (int64_t e = 0; e < cols * D; ++e) {
-        dk_out[e] += dk_acc[size_t(e)];
-        dv_out[e] += dv_acc[size_t(e)];
+      for (int64_t c = 0; c < cols; ++c) {
+        float* dk_row = head_ptr(dk, L.k, b, h) + (j0 + c) * L.k.row;
+        float* dv_row = head_ptr(dv, L.v, b, h) + (j0 + c) * L.v.row;
+        for (int64_t e = 0; e < D; ++e) {
+          dk_row[e] += dk_acc[size_t(c * D + e)];
+          dv_row[e] += dv_acc[size_t(c * D + e)];
+        }
       }
     }
   }
+  // dQ partials are compact [B, H, Tq, D]; add them in thread order into dq's layout.
 #pragma omp parallel for schedule(static)
-  for (int64_t e = 0; e < dq_size; ++e) {
-    float acc = dq[e];
-    for (int t = 0; t < threads; ++t) acc += dq_partial[size_t(t) * size_t(dq_size) + size_t(e)];
-    dq[e] = acc;
+  for (int64_t r = 0; r < bh_count * d.q_len; ++r) {
+    const int64_t bh = r / d.q_len, b = bh / d.heads, h = bh % d.heads, i = r % d.q_len;
+    float* dq_row = head_ptr(dq, L.q, b, h) + i * L.q.row;
+    for (int64_t e = 0; e < D; ++e) {
+      float acc = dq_row[e];
+      for (int t = 0; t < threads; ++t)
+        acc += dq_partial[size_t(t) * size_t(dq_size) + size_t(r * D + e)];
+      dq_row[e] = acc;
+    }
   }
 }
 

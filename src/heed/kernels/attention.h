@@ -34,10 +34,23 @@ struct AttentionDropout {
   uint64_t seed = 0;
 };
 
+// Where each operand's elements live, as element strides of its [B, H, T, D] view (the last
+// dimension is always contiguous). Contiguous [B, H, T, D] is the default; projections packed as
+// [B, T, H * D] (heads side by side, as a Linear writes them) avoid any transpose copy:
+// batch = T * width, head = D, row = width.
+struct AttentionLayout {
+  int64_t batch, head, row;
+};
+struct AttentionLayouts {
+  AttentionLayout q, k, v, o;  // gradients share their operand's layout (dO shares o's)
+  static AttentionLayouts contiguous(const AttentionDims& dims);
+};
+
 // Writes out [B, H, Tq, D] and lse [B, H, Tq] (lse = -inf and out = 0 for fully masked rows).
 void attention_fused_forward(const AttentionDims& dims, const float* q, const float* k,
                              const float* v, const AttentionMask& mask,
-                             const AttentionDropout& dropout, float* out, float* lse);
+                             const AttentionDropout& dropout, float* out, float* lse,
+                             const AttentionLayouts& layouts);
 
 // Adds the gradients into dq, dk, dv. Parallel over (batch, head, key tile), so two cores stay
 // busy even for one sequence with one head; dq is accumulated per thread and summed in thread
@@ -45,6 +58,7 @@ void attention_fused_forward(const AttentionDims& dims, const float* q, const fl
 void attention_fused_backward(const AttentionDims& dims, const float* q, const float* k,
                               const float* v, const float* out, const float* lse,
                               const float* dout, const AttentionMask& mask,
-                              const AttentionDropout& dropout, float* dq, float* dk, float* dv);
+                              const AttentionDropout& dropout, float* dq, float* dk, float* dv,
+                              const AttentionLayouts& layouts);
 
 }  // namespace heed::kernels

@@ -34,6 +34,13 @@ std::vector<Var> split_heads(const Var& x, int64_t n, int64_t heads, int64_t hea
 
 Var MultiHeadAttention::attend(const Var& q, const Var& k, const Var& v, int64_t batch,
                                int64_t q_len, const AttentionMasks& m, Tensor* weights) {
+  const AttentionOptions o = attention_options(m);
+  Var out = weights ? attention_reference(q, k, v, o, weights) : attention_fused(q, k, v, o);
+  // [B, H, Tq, Dh] -> [B, Tq, E]
+  return project_out(reshape(permute(out, {0, 2, 1, 3}), {batch, q_len, embed_dim}));
+}
+
+AttentionOptions MultiHeadAttention::attention_options(const AttentionMasks& m) {
   AttentionOptions o;
   o.key_lengths = m.key_lengths;
   o.causal = m.causal;
@@ -42,9 +49,10 @@ Var MultiHeadAttention::attend(const Var& q, const Var& k, const Var& v, int64_t
   o.dropout = options.attention_dropout;
   o.training = training();
   if (o.training && o.dropout > 0.f) o.seed = next_seed();
-  Var out = weights ? attention_reference(q, k, v, o, weights) : attention_fused(q, k, v, o);
-  // [B, H, Tq, Dh] -> [B, Tq, E]
-  Var merged = reshape(permute(out, {0, 2, 1, 3}), {batch, q_len, embed_dim});
+  return o;
+}
+
+Var MultiHeadAttention::project_out(const Var& merged) {
   Var y = out_proj.forward(merged);
   if (training() && options.projection_dropout > 0.f)
     y = dropout(y, options.projection_dropout, true, next_seed());
@@ -54,8 +62,12 @@ Var MultiHeadAttention::attend(const Var& q, const Var& k, const Var& v, int64_t
 Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks, Tensor* weights) {
   HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
              x.value().str(), " must be [B, T, ", embed_dim, "]");
-  std::vector<Var> qkv = split_heads(linear(x, in_proj_weight, in_proj_bias), 3, heads, head_dim);
-  return attend(qkv[0], qkv[1], qkv[2], x.size(0), x.size(1), masks, weights);
+  Var qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, T, 3E]
+  if (!weights)  // heads read in place from the packed projection
+    return project_out(attention_fused_packed(qkv, 0, qkv, embed_dim, 2 * embed_dim, heads,
+                                              attention_options(masks)));
+  std::vector<Var> parts = split_heads(qkv, 3, heads, head_dim);
+  return attend(parts[0], parts[1], parts[2], x.size(0), x.size(1), masks, weights);
 }
 
 Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
@@ -69,9 +81,12 @@ Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
   Var wq = slice(in_proj_weight, 0, 0, e), wkv = slice(in_proj_weight, 0, e, 3 * e);
   Var bq = options.bias ? slice(in_proj_bias, 0, 0, e) : Var();
   Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
-  Var q = split_heads(linear(queries, wq, bq), 1, heads, head_dim)[0];
-  std::vector<Var> kv = split_heads(linear(memory, wkv, bkv), 2, heads, head_dim);
-  return attend(q, kv[0], kv[1], queries.size(0), queries.size(1), masks, weights);
+  Var q = linear(queries, wq, bq), kv = linear(memory, wkv, bkv);  // [B, Tq, E], [B, Tk, 2E]
+  if (!weights)
+    return project_out(attention_fused_packed(q, 0, kv, 0, e, heads, attention_options(masks)));
+  Var qh = split_heads(q, 1, heads, head_dim)[0];
+  std::vector<Var> kvh = split_heads(kv, 2, heads, head_dim);
+  return attend(qh, kvh[0], kvh[1], queries.size(0), queries.size(1), masks, weights);
 }
 
 }  // namespace heed::nn

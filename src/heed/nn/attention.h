@@ -47,6 +47,8 @@ class MultiHeadAttention : public Module {
  private:
   Var attend(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t q_len,
              const AttentionMasks& masks, Tensor* weights);
+  AttentionOptions attention_options(const AttentionMasks& masks);  // draws a dropout seed
+  Var project_out(const Var& merged);  // out_proj + projection dropout
 };
 
 }  // namespace heed::nn

@@ -38,6 +38,27 @@ kernels::AttentionDims check_qkv(const Tensor& q, const Tensor& k, const Tensor&
 }
 
 float dropout_p(const AttentionOptions& o) { return o.training ? o.dropout : 0.f; }
+
+Tensor additive_mask_for(const AttentionOptions& o, const kernels::AttentionDims& d);
+
+// Structural masks go to the kernel as parameters (so it can skip whole tiles); only a
+// user-supplied mask is materialised. `additive` and `lengths` own what the mask points to.
+kernels::AttentionMask kernel_mask(const AttentionOptions& o, const kernels::AttentionDims& d,
+                                   Tensor& additive, Tensor& lengths) {
+  additive = additive_mask_for(o, d);
+  lengths = o.key_lengths.defined() ? o.key_lengths.contiguous() : Tensor();
+  kernels::AttentionMask mask;
+  mask.key_lengths = lengths.defined() ? lengths.i64() : nullptr;
+  mask.causal = o.causal;
+  mask.window = o.window;
+  if (additive.defined()) {
+    mask.additive = additive.f32();
+    const int64_t block = d.q_len * d.kv_len;
+    mask.additive_head_stride = additive.size(1) == 1 ? 0 : block;
+    mask.additive_batch_stride = additive.size(0) == 1 ? 0 : additive.size(1) * block;
+  }
+  return mask;
+}
 }  // namespace
 
 namespace detail {
@@ -85,6 +106,12 @@ Tensor additive_mask(const AttentionOptions& o, int64_t batch, int64_t heads, in
 
 }  // namespace detail
 
+namespace {
+Tensor additive_mask_for(const AttentionOptions& o, const kernels::AttentionDims& d) {
+  return detail::additive_mask(o, d.batch, d.heads, d.q_len, d.kv_len, false);
+}
+}  // namespace
+
 Var attention_reference(const Var& q_var, const Var& k_var, const Var& v_var,
                         const AttentionOptions& o, Tensor* probabilities) {
   const Tensor q = detail::f32_input(q_var, "attention_reference", "q");
@@ -106,26 +133,16 @@ Var attention_fused(const Var& q_var, const Var& k_var, const Var& v_var, const 
   const Tensor k = detail::f32_input(k_var, "attention_fused", "k");
   const Tensor v = detail::f32_input(v_var, "attention_fused", "v");
   const auto d = check_qkv(q, k, v, o, "attention_fused");
-  // Structural masks go to the kernel as parameters (so it can skip whole tiles); only a
-  // user-supplied mask is materialised.
-  const Tensor additive = detail::additive_mask(o, d.batch, d.heads, d.q_len, d.kv_len, false);
-  const Tensor lengths = o.key_lengths.defined() ? o.key_lengths.contiguous() : Tensor();
-  kernels::AttentionMask mask;
-  mask.key_lengths = lengths.defined() ? lengths.i64() : nullptr;
-  mask.causal = o.causal;
-  mask.window = o.window;
-  if (additive.defined()) {
-    mask.additive = additive.f32();
-    const int64_t block = d.q_len * d.kv_len;
-    mask.additive_head_stride = additive.size(1) == 1 ? 0 : block;
-    mask.additive_batch_stride = additive.size(0) == 1 ? 0 : additive.size(1) * block;
-  }
+  Tensor additive, lengths;
+  const kernels::AttentionMask mask = kernel_mask(o, d, additive, lengths);
   const kernels::AttentionDropout dropout{dropout_p(o), o.seed};
   Tensor out = Tensor::empty(q.shape());
   Tensor lse = Tensor::empty({d.batch, d.heads, d.q_len});
-  kernels::attention_fused_forward(d, q.f32(), k.f32(), v.f32(), mask, dropout, out.f32(), lse.f32());
+  const auto layouts = kernels::AttentionLayouts::contiguous(d);
+  kernels::attention_fused_forward(d, q.f32(), k.f32(), v.f32(), mask, dropout, out.f32(), lse.f32(),
+                                   layouts);
   return make_result(out, "attention_fused", {&q_var, &k_var, &v_var},
-                     [d, q, k, v, out, lse, additive, lengths, mask, dropout](
+                     [d, q, k, v, out, lse, additive, lengths, mask, dropout, layouts](
                          const Tensor& gy, std::span<Tensor* const> gx) {
     // The kernel writes all three gradients; unneeded ones go to scratch.
     Tensor scratch_q, scratch_k, scratch_v;
@@ -133,7 +150,52 @@ Var attention_fused(const Var& q_var, const Var& k_var, const Var& v_var, const 
     float* dk = gx[1] ? gx[1]->f32() : (scratch_k = Tensor::zeros(k.shape())).f32();
     float* dv = gx[2] ? gx[2]->f32() : (scratch_v = Tensor::zeros(v.shape())).f32();
     kernels::attention_fused_backward(d, q.f32(), k.f32(), v.f32(), out.f32(), lse.f32(), gy.f32(),
-                                      mask, dropout, dq, dk, dv);
+                                      mask, dropout, dq, dk, dv, layouts);
+  });
+}
+
+Var attention_fused_packed(const Var& q_var, int64_t q_offset, const Var& kv_var, int64_t k_offset,
+                           int64_t v_offset, int64_t heads, const AttentionOptions& o) {
+  const char* op = "attention_fused_packed";
+  const Tensor qs = detail::f32_input(q_var, op, "q_source");
+  const Tensor kvs = detail::f32_input(kv_var, op, "kv_source");
+  HEED_CHECK(qs.dim() == 3 && kvs.dim() == 3 && qs.size(0) == kvs.size(0), op, ": sources ",
+             qs.str(), " and ", kvs.str(), " must be [B, Tq, Wq] and [B, Tk, Wk]");
+  HEED_CHECK(heads > 0, op, ": heads must be > 0, got ", heads);
+  const int64_t b = qs.size(0), tq = qs.size(1), tk = kvs.size(1), wq = qs.size(2), wk = kvs.size(2);
+  // The width E of q, k and v is what lies between the offsets.
+  const int64_t e = v_offset - k_offset;
+  HEED_CHECK(e > 0 && e % heads == 0 && q_offset >= 0 && q_offset + e <= wq && k_offset >= 0 &&
+                 v_offset + e <= wk,
+             op, ": offsets q ", q_offset, ", k ", k_offset, ", v ", v_offset, " with ", heads,
+             " heads do not fit sources ", qs.str(), " and ", kvs.str());
+  const int64_t dh = e / heads;
+  const kernels::AttentionDims d{b, heads, tq, tk, dh};
+  // Contiguous stand-ins only to validate the options' masks against the shapes.
+  check_qkv(Tensor::empty({b, heads, tq, dh}), Tensor::empty({b, heads, tk, dh}),
+            Tensor::empty({b, heads, tk, dh}), o, op);
+  kernels::AttentionLayouts layouts;
+  layouts.q = {tq * wq, dh, wq};
+  layouts.k = layouts.v = {tk * wk, dh, wk};
+  layouts.o = {tq * e, dh, e};
+  Tensor additive, lengths;
+  const kernels::AttentionMask mask = kernel_mask(o, d, additive, lengths);
+  const kernels::AttentionDropout dropout{dropout_p(o), o.seed};
+  Tensor out = Tensor::empty({b, tq, e});  // heads merged: [B, Tq, H * Dh]
+  Tensor lse = Tensor::empty({b, heads, tq});
+  kernels::attention_fused_forward(d, qs.f32() + q_offset, kvs.f32() + k_offset,
+                                   kvs.f32() + v_offset, mask, dropout, out.f32(), lse.f32(), layouts);
+  return make_result(out, op, {&q_var, &kv_var},
+                     [d, qs, kvs, q_offset, k_offset, v_offset, out, lse, additive, lengths, mask,
+                      dropout, layouts](const Tensor& gy, std::span<Tensor* const> gx) {
+    // gx[0] and gx[1] are the same buffer for self-attention (one packed qkv): the kernel only
+    // adds, into disjoint columns, so that is safe.
+    Tensor scratch_q, scratch_kv;
+    float* dq = gx[0] ? gx[0]->f32() : (scratch_q = Tensor::zeros(qs.shape())).f32();
+    float* dkv = gx[1] ? gx[1]->f32() : (scratch_kv = Tensor::zeros(kvs.shape())).f32();
+    kernels::attention_fused_backward(d, qs.f32() + q_offset, kvs.f32() + k_offset,
+                                      kvs.f32() + v_offset, out.f32(), lse.f32(), gy.f32(), mask,
+                                      dropout, dq + q_offset, dkv + k_offset, dkv + v_offset, layouts);
   });
 }
 

@@ -27,6 +27,15 @@ Var attention_reference(const Var& q, const Var& k, const Var& v, const Attentio
                         Tensor* probabilities = nullptr);  // [B, H, Tq, Tk] if requested
 Var attention_fused(const Var& q, const Var& k, const Var& v, const AttentionOptions& options);
 
+// Fused attention on projections with the heads packed side by side in the last dimension, as
+// a Linear writes them: q = q_source[:, :, q_offset : q_offset + E] viewed as [B, Tq, H, E/H],
+// k and v likewise from kv_source at k_offset and v_offset (E = v_offset - k_offset). Returns
+// [B, Tq, E] with the heads merged. No transpose is ever materialised, forward or backward.
+// Self-attention passes the packed qkv [B, T, 3E] as both sources with offsets 0, E, 2E.
+Var attention_fused_packed(const Var& q_source, int64_t q_offset, const Var& kv_source,
+                           int64_t k_offset, int64_t v_offset, int64_t heads,
+                           const AttentionOptions& options);
+
 namespace detail {
 // The options' masks resolved to an additive f32 tensor [B or 1, H or 1, Tq, Tk] (-inf where
 // masked, else 0 or the additive value), or undefined when nothing masks. Validates shapes.

@@ -1,5 +1,6 @@
 #include "heed/train/image_classifier.h"
 
+#include <atomic>
 #include <csignal>
 #include <cmath>
 #include <cstring>
@@ -254,13 +255,14 @@ Evaluation evaluate(nn::VisionTransformer& model, const Tensor& images, const Te
 // ---------------------------------------------------------------- training
 
 namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
+std::atomic<bool> g_interrupted{false};  // lock-free, so safe to set from a signal handler
+static_assert(std::atomic<bool>::is_always_lock_free);
+void on_interrupt(int) { g_interrupted = true; }
 
 // Installs the Ctrl-C handler for the lifetime of a training run.
 class InterruptScope {
  public:
-  InterruptScope() : previous_(std::signal(SIGINT, on_interrupt)) { g_interrupted = 0; }
+  InterruptScope() : previous_(std::signal(SIGINT, on_interrupt)) { g_interrupted = false; }
   ~InterruptScope() { std::signal(SIGINT, previous_); }
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
@@ -312,6 +314,15 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& indices) {
   return out;
 }
 
+// The config without the keys that cannot change the result (so a resumed run may change them).
+json resume_relevant(const ImageClassifierConfig& c) {
+  json j = to_json(c);
+  j["train"].erase("time_limit_minutes");
+  j["train"].erase("log_every");
+  j["data"].erase("eval_batch_size");
+  return j;
+}
+
 void append_jsonl(const std::string& path, const json& line) {
   std::ofstream out(path, std::ios::app);
   HEED_CHECK(out, path, ": cannot open the metrics log for writing");
@@ -351,8 +362,9 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
   nn::manual_seed(config.train.seed);
   if (resume) {
     LoadedCheckpoint ckpt = load_checkpoint(last_path);
-    HEED_CHECK(to_json(ckpt.info.config) == to_json(config), last_path,
-               ": was trained with a different configuration; resume needs the same one");
+    HEED_CHECK(resume_relevant(ckpt.info.config) == resume_relevant(config), last_path,
+               ": was trained with a different configuration; resume needs the same one (only "
+               "train.time_limit_minutes, train.log_every and data.eval_batch_size may change)");
     model.load_state_dict(ckpt.model);
     optimizer->load_state(ckpt.optimizer);
     info = ckpt.info;
@@ -402,9 +414,11 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
       Var loss = cross_entropy(model.forward(Var(batch->images)), batch->labels, loss_options);
       const float value = loss.value().item();
       HEED_CHECK(std::isfinite(value), "train: the loss became ", value, " at epoch ", info.epoch + 1,
-                 ", step ", info.batch + 1, " (learning rate ", optimizer->lr(),
-                 "); stopping. The last good checkpoint is ", last_path,
-                 "; try a lower train.lr or train.clip_grad_norm");
+                 ", step ", info.batch + 1, " (learning rate ", optimizer->lr(), "); stopping. ",
+                 std::filesystem::exists(last_path)
+                     ? "The last good checkpoint is " + last_path
+                     : std::string("No checkpoint was written yet"),
+                 "; try a lower train.lr or set train.clip_grad_norm");
       loss.backward();
       if (config.train.clip_grad_norm > 0)
         optim::clip_grad_norm(optimizer->params(), config.train.clip_grad_norm);
@@ -430,13 +444,7 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
     ++info.epoch;  // the saved position is the start of the next epoch
     info.batch = 0;
     save_last();
-    if (best) {
-      std::error_code ec;
-      std::filesystem::copy_file(last_path, best_path + ".tmp",
-                                 std::filesystem::copy_options::overwrite_existing, ec);
-      HEED_CHECK(!ec, best_path, ": cannot write: ", ec.message());
-      std::filesystem::rename(best_path + ".tmp", best_path);
-    }
+    if (best) save_checkpoint(best_path, model, info, optimizer->state());  // atomic, like last
     --info.epoch;
     append_jsonl(log_path, {{"epoch", info.epoch + 1}, {"step", info.global_step},
                             {"train_loss", loss_sum / double(std::max<int64_t>(loss_count, 1))},

@@ -1,0 +1,638 @@
+// The image-classification trainer end to end on a tiny synthetic IDX set (8x8 grey images,
+// 3 classes, the class drawn as a bright square in a class-specific corner plus noise): config
+// parsing, training to high accuracy, checkpoints, evaluation, resume, determinism, errors.
+#include "heed/train/image_classifier.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "heed/core/rng.h"
+#include "heed/io/safetensors.h"
+#include "heed/train/config_json.h"
+
+namespace heed::train {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Bytes = std::vector<uint8_t>;
+
+// ---------------------------------------------------------------- helpers
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no heed::Error thrown";
+  return "";
+}
+
+#define EXPECT_CONTAINS(text, part)                                          \
+  do {                                                                       \
+    const std::string text_ = (text), part_ = (part);                        \
+    EXPECT_NE(text_.find(part_), std::string::npos)                          \
+        << "\"" << part_ << "\" not in: " << text_;                          \
+  } while (0)
+
+Bytes gzip(const Bytes& data) {
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  Bytes out(deflateBound(&stream, data.size()) + 64);
+  stream.next_in = const_cast<Bytef*>(data.data());
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+Bytes idx_file(const std::vector<uint32_t>& dims, const Bytes& payload) {
+  Bytes file = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) file.push_back((d >> shift) & 0xff);
+  file.insert(file.end(), payload.begin(), payload.end());
+  return file;
+}
+
+void write_bytes(const fs::path& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+constexpr int kSide = 8, kClasses = 3, kTrainImages = 300, kTestImages = 60;
+
+// Class k: a bright 3x3 square with its corner at a class-specific position (top left, centre,
+// bottom right: in different 4x4 patches), on a noisy dark background.
+void write_split(const fs::path& dir, const std::string& prefix, int n, uint64_t seed) {
+  Rng rng(seed);
+  Bytes images, labels;
+  const int corner[kClasses][2] = {{0, 0}, {3, 3}, {5, 5}};
+  for (int i = 0; i < n; ++i) {
+    const int label = i % kClasses;  // every class present, so num_classes == 3
+    labels.push_back(uint8_t(label));
+    Bytes image(kSide * kSide);
+    for (uint8_t& px : image) px = uint8_t(rng.next_u64() % 70);
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x)
+        image[size_t((corner[label][0] + y) * kSide + corner[label][1] + x)] =
+            uint8_t(190 + rng.next_u64() % 66);
+    images.insert(images.end(), image.begin(), image.end());
+  }
+  write_bytes(dir / (prefix + "-images-idx3-ubyte.gz"),
+              gzip(idx_file({uint32_t(n), kSide, kSide}, images)));
+  write_bytes(dir / (prefix + "-labels-idx1-ubyte.gz"), gzip(idx_file({uint32_t(n)}, labels)));
+}
+
+// A small, fast config: dim 16, depth 1, batch 32 (7 steps per epoch), 2 threads.
+json base_config() {
+  return json::parse(R"({
+    "model": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 2.0},
+    "train": {"epochs": 3, "batch_size": 32, "lr": 0.01, "min_lr": 0.0001, "warmup_epochs": 0.5,
+              "weight_decay": 0.01, "seed": 7, "threads": 2, "log_every": 1000},
+    "data": {"validation_fraction": 0.2, "eval_batch_size": 64}
+  })");
+}
+
+// Tensors of a safetensors file by name.
+std::map<std::string, Tensor> tensors_of(const std::string& path) {
+  std::map<std::string, Tensor> out;
+  for (auto& [name, t] : io::read_safetensors(path).tensors) out[name] = t;
+  return out;
+}
+
+// Bitwise equality of two tensor maps (names, dtypes, shapes and bytes).
+void expect_bit_identical(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b,
+                          const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (const auto& [name, ta] : a) {
+    auto it = b.find(name);
+    ASSERT_NE(it, b.end()) << what << ": '" << name << "' missing";
+    const Tensor& tb = it->second;
+    ASSERT_EQ(ta.dtype(), tb.dtype()) << what << ": " << name;
+    ASSERT_EQ(ta.shape(), tb.shape()) << what << ": " << name;
+    const Tensor ca = ta.contiguous(), cb = tb.contiguous();
+    const size_t bytes = size_t(ca.numel()) * dtype_size(ca.dtype());
+    const void* pa = ca.dtype() == DType::F32 ? (const void*)ca.f32() : (const void*)ca.i64();
+    const void* pb = cb.dtype() == DType::F32 ? (const void*)cb.f32() : (const void*)cb.i64();
+    EXPECT_EQ(std::memcmp(pa, pb, bytes), 0) << what << ": '" << name << "' differs";
+  }
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// One data set for the whole suite; a fresh output directory per test.
+class ImageClassifierTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_dir_ = fs::path(::testing::TempDir()) / ("heed_image_classifier_data_" + std::to_string(::getpid()));
+    fs::remove_all(data_dir_);
+    fs::create_directories(data_dir_);
+    write_split(data_dir_, "train", kTrainImages, 1);
+    write_split(data_dir_, "t10k", kTestImages, 2);
+  }
+  static void TearDownTestSuite() { fs::remove_all(data_dir_); }
+
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) /
+           ("heed_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string out(const std::string& name) const { return (dir_ / name).string(); }
+  static std::string data() { return data_dir_.string(); }
+
+  static fs::path data_dir_;
+  fs::path dir_;
+};
+fs::path ImageClassifierTest::data_dir_;
+
+// ---------------------------------------------------------------- (a) configuration
+
+TEST(ImageClassifierConfig, UnknownKeysAreNamed) {
+  json j = base_config();
+  j["train"]["lerning_rate"] = 0.1;
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: unknown key 'train.lerning_rate'");
+  j = base_config();
+  j["model"]["dims"] = 16;
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: unknown key 'model.dims'");
+  j = base_config();
+  j["data"]["flip"] = true;
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: unknown key 'data.flip'");
+  j = base_config();
+  j["optimiser"] = json::object();
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: unknown key 'optimiser'");
+}
+
+TEST(ImageClassifierConfig, WrongTypesAreNamed) {
+  json j = base_config();
+  j["model"]["dim"] = "16";
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: model.dim must be an integer, got \"16\"");
+  j = base_config();
+  j["model"]["dim"] = 16.5;
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "model.dim must be an integer");
+  j = base_config();
+  j["train"]["lr"] = "fast";
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "train.lr must be a number");
+  j = base_config();
+  j["data"]["horizontal_flip"] = 1;
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "data.horizontal_flip must be true or false");
+  j = base_config();
+  j["train"]["optimizer"] = 3;
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "train.optimizer must be a string");
+  j = base_config();
+  j["data"]["class_names"] = {"a", 2, "c"};
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "data.class_names must hold strings");
+  j = base_config();
+  j["model"] = 5;
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "model must be an object");
+}
+
+TEST(ImageClassifierConfig, ImpossibleValuesAreNamed) {
+  auto error_with = [](const std::string& section, const std::string& key, json value) {
+    json j = base_config();
+    j[section][key] = value;
+    return error_of([&] { parse_config(j); });
+  };
+  EXPECT_CONTAINS(error_with("data", "validation_fraction", 1.5), "data.validation_fraction");
+  EXPECT_CONTAINS(error_with("data", "validation_fraction", 0.0), "data.validation_fraction");
+  EXPECT_CONTAINS(error_with("train", "epochs", 0), "train.epochs");
+  EXPECT_CONTAINS(error_with("train", "batch_size", -1), "train.batch_size");
+  EXPECT_CONTAINS(error_with("train", "optimizer", "adam"), "train.optimizer");
+  EXPECT_CONTAINS(error_with("train", "lr", 0), "train.lr");
+  EXPECT_CONTAINS(error_with("train", "min_lr", 1.0), "train.min_lr");
+  EXPECT_CONTAINS(error_with("train", "schedule", "step"), "train.schedule");
+  EXPECT_CONTAINS(error_with("train", "warmup_epochs", 4), "train.warmup_epochs");
+  EXPECT_CONTAINS(error_with("train", "label_smoothing", 1.0), "train.label_smoothing");
+  EXPECT_CONTAINS(error_with("train", "threads", -2), "train.threads");
+  EXPECT_CONTAINS(error_with("model", "norm", "middle"), "model.norm");
+  EXPECT_CONTAINS(error_with("data", "crop_padding", -1), "data.crop_padding");
+  EXPECT_CONTAINS(error_with("data", "eval_batch_size", 0), "data.eval_batch_size");
+}
+
+TEST_F(ImageClassifierTest, ModelErrorsSurfaceAtTrainStartNamingTheKey) {
+  // parse_config leaves the model to VitConfig::validate, which runs once the data has given the
+  // image size: before any work, naming the key.
+  json j = base_config();
+  j["model"]["heads"] = 3;  // does not divide dim 16
+  const ImageClassifierConfig c = parse_config(j);
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(c, data(), out("heads"), false); }), "model.heads");
+  j = base_config();
+  j["model"]["patch_size"] = 3;  // does not divide 8
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(j), data(), out("patch"), false); }),
+                  "model.patch_size");
+  j = base_config();
+  j["data"]["class_names"] = {"a", "b"};  // the data has 3 classes
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(j), data(), out("names"), false); }),
+                  "data.class_names");
+  j = base_config();
+  j["train"]["batch_size"] = 1000;  // more than the 240 training images
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(j), data(), out("batch"), false); }),
+                  "batch_size");
+  EXPECT_FALSE(fs::exists(out("heads") + "/last.safetensors"));
+  // A missing data set names the files it looked for.
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(base_config()), out("nowhere"),
+                                                        out("missing"), false); }),
+                  "train-images-idx3-ubyte");
+}
+
+TEST(ImageClassifierConfig, OverridesApplyLikeSet) {
+  json j = base_config();
+  apply_override(j, "train.epochs=5");
+  apply_override(j, "train.optimizer=sgd");  // a bare word is a string
+  apply_override(j, "train.lr=0.05");
+  apply_override(j, "data.horizontal_flip=true");
+  apply_override(j, R"(data.class_names=["x","y","z"])");
+  apply_override(j, "model.norm=post");
+  const ImageClassifierConfig c = parse_config(j);
+  EXPECT_EQ(c.train.epochs, 5);
+  EXPECT_EQ(c.train.optimizer, "sgd");
+  EXPECT_FLOAT_EQ(c.train.lr, 0.05f);
+  EXPECT_TRUE(c.data.horizontal_flip);
+  EXPECT_EQ(c.data.class_names, (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_FALSE(c.model.pre_norm);
+  // A new section is created on the way; parse_config then judges the key.
+  json k = json::object();
+  apply_override(k, "train.epochs=2");
+  EXPECT_EQ(parse_config(k).train.epochs, 2);
+  // Typos and wrong types are caught when the config is read, naming the key.
+  j = base_config();
+  apply_override(j, "train.lerning_rate=0.1");
+  EXPECT_EQ(error_of([&] { parse_config(j); }), "config: unknown key 'train.lerning_rate'");
+  j = base_config();
+  apply_override(j, "model.dim=\"16\"");
+  EXPECT_CONTAINS(error_of([&] { parse_config(j); }), "model.dim must be an integer");
+  // Malformed assignments.
+  EXPECT_CONTAINS(error_of([&] { apply_override(j, "train.epochs"); }), "expected key=value");
+  EXPECT_CONTAINS(error_of([&] { apply_override(j, "=3"); }), "expected key=value");
+  EXPECT_CONTAINS(error_of([&] { apply_override(j, "train.epochs.x=1"); }), "'train.epochs' is not an object");
+}
+
+TEST(ImageClassifierConfig, ToJsonRoundTrips) {
+  json j = base_config();
+  j["data"]["class_names"] = {"a", "b", "c"};
+  j["train"]["seed"] = uint64_t(0xfedcba9876543210ull);
+  const ImageClassifierConfig c = parse_config(j);
+  const json full = to_json(c);
+  for (const char* section : {"model", "train", "data"}) EXPECT_TRUE(full.contains(section)) << section;
+  EXPECT_EQ(to_json(parse_config(full)), full);
+  EXPECT_EQ(parse_config(full).train.seed, 0xfedcba9876543210ull);
+  // Defaults fill everything.
+  EXPECT_EQ(to_json(parse_config(json::object())), to_json(ImageClassifierConfig{}));
+}
+
+// ---------------------------------------------------------------- (b), (c) training, evaluation
+
+TEST_F(ImageClassifierTest, TrainsToHighAccuracyAndWritesCheckpoints) {
+  const ImageClassifierConfig c = parse_config(base_config());
+  const TrainResult r = train_image_classifier(c, data(), out("run"), false);
+  EXPECT_EQ(r.epochs_done, 3);
+  EXPECT_FALSE(r.interrupted);
+  EXPECT_GT(r.best_val_accuracy, 0.9);
+  EXPECT_EQ(r.best_path, out("run") + "/best.safetensors");
+  EXPECT_EQ(r.last_path, out("run") + "/last.safetensors");
+  EXPECT_TRUE(fs::exists(r.best_path));
+  EXPECT_TRUE(fs::exists(r.last_path));
+  // No temporary files are left behind by the atomic writes.
+  for (const auto& entry : fs::directory_iterator(out("run")))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+
+  const std::vector<std::string> lines = read_lines(out("run") + "/metrics.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  double best = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json m = json::parse(lines[i]);
+    EXPECT_EQ(m.at("epoch").get<int64_t>(), int64_t(i) + 1);
+    EXPECT_EQ(m.at("step").get<int64_t>(), 7 * (int64_t(i) + 1));  // 240 images / 32, drop_last
+    for (const char* key : {"train_loss", "val_loss", "val_accuracy", "lr", "seconds"})
+      EXPECT_TRUE(m.contains(key)) << key;
+    EXPECT_TRUE(std::isfinite(m.at("train_loss").get<double>()));
+    best = std::max(best, m.at("val_accuracy").get<double>());
+  }
+  EXPECT_DOUBLE_EQ(best, r.best_val_accuracy);
+
+  // last.safetensors: the model, the optimiser state and the position after the last epoch.
+  const LoadedCheckpoint last = load_checkpoint(r.last_path);
+  EXPECT_EQ(last.info.epoch, 3);
+  EXPECT_EQ(last.info.batch, 0);
+  EXPECT_EQ(last.info.global_step, 21);
+  EXPECT_DOUBLE_EQ(last.info.best_val_accuracy, r.best_val_accuracy);
+  EXPECT_EQ(last.info.config.model.image_height, 8);
+  EXPECT_EQ(last.info.config.model.channels, 1);
+  EXPECT_EQ(last.info.config.model.num_classes, 3);
+  EXPECT_EQ(last.info.config.data.class_names, (std::vector<std::string>{"0", "1", "2"}));
+  ASSERT_EQ(last.info.normalization.mean.size(), 1u);
+  EXPECT_GT(last.info.normalization.std[0], 0.f);
+  ASSERT_TRUE(last.optimizer.count("step"));
+  EXPECT_EQ(*last.optimizer.at("step").i64(), 21);
+  EXPECT_TRUE(last.optimizer.count("exp_avg.blocks.0.attn.qkv.weight"));
+  EXPECT_TRUE(last.optimizer.count("exp_avg_sq.head.weight"));
+  EXPECT_TRUE(last.model.count("pos_embed"));
+  const LoadedCheckpoint best_ckpt = load_checkpoint(r.best_path);
+  EXPECT_DOUBLE_EQ(best_ckpt.info.best_val_accuracy, r.best_val_accuracy);
+
+  // (c) evaluate() on the test split, through load_model like `heed eval`.
+  LoadedModel m = load_model(r.best_path);
+  EXPECT_FALSE(m.model->training());
+  data::ImageSet test = data::load_idx_split(data(), "t10k");
+  data::normalize_inplace(test.images, m.info.normalization);
+  const Evaluation e = evaluate(*m.model, test.images, test.labels, 25, m.info.config.data.class_names);
+  ASSERT_EQ(e.predictions.size(), size_t(kTestImages));
+  int64_t correct = 0;
+  for (int64_t i = 0; i < kTestImages; ++i) correct += e.predictions[size_t(i)] == test.labels.i64()[i];
+  EXPECT_DOUBLE_EQ(e.report.accuracy, double(correct) / kTestImages);
+  EXPECT_GT(e.report.accuracy, 0.9);
+  EXPECT_TRUE(std::isfinite(e.loss));
+  // The batch size of evaluation does not change the predictions.
+  EXPECT_EQ(evaluate(*m.model, test.images, test.labels, 7, m.info.config.data.class_names).predictions,
+            e.predictions);
+}
+
+// ---------------------------------------------------------------- (d) resume
+
+// Augmentation and dropout make the resume test sensitive to the loader position and the
+// dropout seed stream, not just to the weights and the optimiser state.
+json resume_config() {
+  json j = base_config();
+  j["model"]["dropout"] = 0.1;
+  j["model"]["drop_path"] = 0.1;
+  j["data"]["crop_padding"] = 1;
+  j["data"]["horizontal_flip"] = true;
+  return j;
+}
+
+TEST_F(ImageClassifierTest, ResumeAtEpochBoundariesIsBitIdentical) {
+  // A: 3 epochs straight.
+  const TrainResult a = train_image_classifier(parse_config(resume_config()), data(), out("a"), false);
+  ASSERT_EQ(a.epochs_done, 3);
+  // B: the same run, stopped after every epoch by a (tiny) time limit and resumed. The time
+  // limit changes nothing in the arithmetic.
+  json jb = resume_config();
+  jb["train"]["time_limit_minutes"] = 1e-9;
+  const ImageClassifierConfig b = parse_config(jb);
+  TrainResult r = train_image_classifier(b, data(), out("b"), false);
+  EXPECT_EQ(r.epochs_done, 1);
+  EXPECT_EQ(load_checkpoint(out("b") + "/last.safetensors").info.epoch, 1);
+  r = train_image_classifier(b, data(), out("b"), true);
+  EXPECT_EQ(r.epochs_done, 2);
+  r = train_image_classifier(b, data(), out("b"), true);
+  EXPECT_EQ(r.epochs_done, 3);
+  EXPECT_DOUBLE_EQ(r.best_val_accuracy, a.best_val_accuracy);
+  // Same weights and optimiser state, bit for bit, and the same position.
+  expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(out("b") + "/last.safetensors"),
+                       "resumed vs straight");
+  const LoadedCheckpoint la = load_checkpoint(out("a") + "/last.safetensors");
+  const LoadedCheckpoint lb = load_checkpoint(out("b") + "/last.safetensors");
+  EXPECT_EQ(la.info.global_step, lb.info.global_step);
+  EXPECT_EQ(la.info.seed_state, lb.info.seed_state);
+  // metrics.jsonl continues across resumes: one line per epoch, same validation numbers.
+  const std::vector<std::string> ma = read_lines(out("a") + "/metrics.jsonl");
+  const std::vector<std::string> mb = read_lines(out("b") + "/metrics.jsonl");
+  ASSERT_EQ(ma.size(), 3u);
+  ASSERT_EQ(mb.size(), 3u);
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(json::parse(ma[i]).at("val_loss"), json::parse(mb[i]).at("val_loss")) << "epoch " << i + 1;
+  // Resuming needs the same configuration, except keys that cannot change the result (the time
+  // limit here: B's run is complete, so this resume has nothing left to do).
+  EXPECT_EQ(train_image_classifier(parse_config(resume_config()), data(), out("b"), true).epochs_done, 0);
+  json changed = resume_config();
+  changed["train"]["lr"] = 0.5;
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(changed), data(), out("b"), true); }),
+                  "different configuration");
+  // And an existing last.safetensors.
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(b, data(), out("none"), true); }), "last.safetensors");
+}
+
+// Ctrl-C mid-epoch: the trainer saves the exact position (epoch, batch) and --resume continues
+// from it. The signal's arrival is asynchronous, so the stopping step varies from run to run; the
+// result must not.
+void ignore_sigint(int) {}
+
+TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
+  json j = resume_config();
+  j["train"]["epochs"] = 4;
+  const ImageClassifierConfig c = parse_config(j);
+  const TrainResult a = train_image_classifier(c, data(), out("a"), false);
+  ASSERT_EQ(a.epochs_done, 4);
+
+  // Outside the trainer's own handler a stray SIGINT must not kill the test process.
+  auto* previous = std::signal(SIGINT, ignore_sigint);
+  bool interrupted = false;
+  int64_t stopped_epoch = -1, stopped_batch = -1;
+  for (int attempt = 0; attempt < 5 && !interrupted; ++attempt) {
+    const std::string dir = out("b" + std::to_string(attempt));
+    std::atomic<bool> done{false};
+    // Interrupt once epoch 1 has been saved, i.e. somewhere in epochs 2-4.
+    std::thread watcher([&] {
+      while (!done && !fs::exists(dir + "/last.safetensors"))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (!done) std::raise(SIGINT);
+    });
+    TrainResult r;
+    try {
+      r = train_image_classifier(c, data(), dir, false);
+    } catch (...) {
+      done = true;
+      watcher.join();
+      throw;
+    }
+    done = true;
+    watcher.join();
+    if (!r.interrupted) continue;  // the run finished before the signal landed; try again
+    interrupted = true;
+    const LoadedCheckpoint stopped = load_checkpoint(dir + "/last.safetensors");
+    stopped_epoch = stopped.info.epoch;
+    stopped_batch = stopped.info.batch;
+    const TrainResult resumed = train_image_classifier(c, data(), dir, true);
+    EXPECT_FALSE(resumed.interrupted);
+    expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(dir + "/last.safetensors"),
+                         "resumed after Ctrl-C at epoch " + std::to_string(stopped_epoch + 1) + ", batch " +
+                             std::to_string(stopped_batch));
+    EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.global_step, 28);
+  }
+  std::signal(SIGINT, previous);
+  ASSERT_TRUE(interrupted) << "no run was interrupted in 5 attempts";
+  RecordProperty("stopped_at", std::to_string(stopped_epoch + 1) + ":" + std::to_string(stopped_batch));
+}
+
+// ---------------------------------------------------------------- (e) determinism
+
+TEST_F(ImageClassifierTest, IdenticalRunsGiveBitIdenticalCheckpoints) {
+  const ImageClassifierConfig c = parse_config(resume_config());
+  train_image_classifier(c, data(), out("one"), false);
+  train_image_classifier(c, data(), out("two"), false);
+  const std::string one = out("one") + "/last.safetensors", two = out("two") + "/last.safetensors";
+  expect_bit_identical(tensors_of(one), tensors_of(two), "two identical runs");
+  EXPECT_EQ(io::read_safetensors(one).metadata, io::read_safetensors(two).metadata);
+  // A different seed gives different weights.
+  json j = resume_config();
+  j["train"]["seed"] = 8;
+  train_image_classifier(parse_config(j), data(), out("three"), false);
+  EXPECT_NE(tensors_of(one).at("head.weight").to_vector(),
+            tensors_of(out("three") + "/last.safetensors").at("head.weight").to_vector());
+}
+
+// ---------------------------------------------------------------- (f) checkpoint files
+
+CheckpointInfo sample_info() {
+  CheckpointInfo info;
+  info.config = parse_config(base_config());
+  info.config.model.image_height = info.config.model.image_width = 8;
+  info.config.model.channels = 1;
+  info.config.model.num_classes = 3;
+  info.config.model.depth = 2;
+  info.config.data.class_names = {"square", "centre", "corner \"quoted\""};
+  info.normalization = {{0.123456789f}, {0.3141592f}};
+  info.epoch = 2;
+  info.batch = 5;
+  info.global_step = 19;
+  info.best_val_accuracy = 0.8125;
+  info.seed_state = {0xfedcba9876543210ull, 12345};
+  return info;
+}
+
+TEST_F(ImageClassifierTest, CheckpointRoundTrip) {
+  const CheckpointInfo info = sample_info();
+  nn::VisionTransformer model(info.config.model, 3);
+  Rng rng(9);
+  std::vector<std::pair<std::string, Tensor>> optimizer_state;
+  Tensor step = Tensor::zeros({}, DType::I64);
+  *step.i64() = 19;
+  optimizer_state.emplace_back("step", step);
+  for (auto& [name, var] : model.named_parameters())
+    optimizer_state.emplace_back("exp_avg." + name, Tensor::randn(var->shape(), rng));
+  const std::string path = out("ckpt.safetensors");
+  save_checkpoint(path, model, info, optimizer_state);
+
+  const LoadedCheckpoint loaded = load_checkpoint(path);
+  std::map<std::string, Tensor> want_model, want_optimizer;
+  for (auto& [name, t] : model.state_dict()) want_model[name] = t;
+  for (auto& [name, t] : optimizer_state) want_optimizer[name] = t;
+  expect_bit_identical(loaded.model, want_model, "model tensors");
+  expect_bit_identical(loaded.optimizer, want_optimizer, "optimizer tensors");
+  EXPECT_EQ(to_json(loaded.info.config), to_json(info.config));
+  EXPECT_EQ(loaded.info.normalization.mean, info.normalization.mean);
+  EXPECT_EQ(loaded.info.normalization.std, info.normalization.std);
+  EXPECT_EQ(loaded.info.epoch, 2);
+  EXPECT_EQ(loaded.info.batch, 5);
+  EXPECT_EQ(loaded.info.global_step, 19);
+  EXPECT_EQ(loaded.info.best_val_accuracy, 0.8125);
+  EXPECT_EQ(loaded.info.seed_state, info.seed_state);
+
+  // The file itself: model tensors under timm's names, optimiser state under "optimizer.".
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  EXPECT_EQ(file.metadata.at("format"), "heed-checkpoint-1");
+  EXPECT_EQ(file.metadata.at("task"), "image-classification");
+  EXPECT_EQ(file.metadata.at("model"), "vit");
+  EXPECT_EQ(json::parse(file.metadata.at("config")), to_json(info.config));
+  const json trainer = json::parse(file.metadata.at("trainer"));
+  EXPECT_EQ(trainer.at("seed_state"), json::array({0xfedcba9876543210ull, 12345}));
+  EXPECT_EQ(trainer.at("epoch"), 2);
+  EXPECT_TRUE(file.contains("optimizer.step"));
+  EXPECT_TRUE(file.contains("optimizer.exp_avg.blocks.1.mlp.fc2.bias"));
+  EXPECT_TRUE(file.contains("blocks.1.mlp.fc2.bias"));
+
+  // load_model rebuilds the model, in eval mode, with the same weights.
+  LoadedModel m = load_model(path);
+  EXPECT_FALSE(m.model->training());
+  std::map<std::string, Tensor> reloaded;
+  for (auto& [name, t] : m.model->state_dict()) reloaded[name] = t;
+  expect_bit_identical(reloaded, want_model, "load_model");
+  // Saving over an existing checkpoint replaces it.
+  CheckpointInfo later = info;
+  later.epoch = 3;
+  save_checkpoint(path, model, later, {});
+  EXPECT_EQ(load_checkpoint(path).info.epoch, 3);
+  EXPECT_TRUE(load_checkpoint(path).optimizer.empty());
+}
+
+TEST_F(ImageClassifierTest, DamagedCheckpointsNameTheFile) {
+  const CheckpointInfo info = sample_info();
+  nn::VisionTransformer model(info.config.model, 3);
+  const std::string path = out("ckpt.safetensors");
+  save_checkpoint(path, model, info, {});
+  const auto size = fs::file_size(path);
+
+  const std::string truncated = out("truncated.safetensors");
+  fs::copy_file(path, truncated);
+  fs::resize_file(truncated, size - 100);
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(truncated); }), truncated);
+  EXPECT_CONTAINS(error_of([&] { load_model(truncated); }), truncated);
+  fs::resize_file(truncated, 5);  // not even the header length
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(truncated); }), truncated);
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(out("absent.safetensors")); }), out("absent.safetensors"));
+
+  // A safetensors file that is not a heed checkpoint.
+  const std::string plain = out("plain.safetensors");
+  io::write_safetensors(plain, model.state_dict());
+  const std::string e = error_of([&] { load_checkpoint(plain); });
+  EXPECT_CONTAINS(e, plain);
+  EXPECT_CONTAINS(e, "not a heed checkpoint");
+  // Another format version.
+  io::SafetensorsFile f = io::read_safetensors(path);
+  f.metadata["format"] = "heed-checkpoint-2";
+  const std::string future = out("future.safetensors");
+  io::write_safetensors(future, f.tensors, f.metadata);
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(future); }), "unsupported checkpoint format 'heed-checkpoint-2'");
+  // Metadata that is not JSON, or lacks a field.
+  f = io::read_safetensors(path);
+  f.metadata["trainer"] = "{not json";
+  io::write_safetensors(future, f.tensors, f.metadata);
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(future); }), "not valid JSON");
+  f = io::read_safetensors(path);
+  json trainer = json::parse(f.metadata["trainer"]);
+  trainer.erase("global_step");
+  f.metadata["trainer"] = trainer.dump();
+  io::write_safetensors(future, f.tensors, f.metadata);
+  EXPECT_CONTAINS(error_of([&] { load_checkpoint(future); }), "'global_step'");
+  // A tensor of the wrong shape names the file and the parameter.
+  f = io::read_safetensors(path);
+  for (auto& [name, t] : f.tensors)
+    if (name == "pos_embed") t = Tensor::zeros({1, 3, 16});
+  io::write_safetensors(future, f.tensors, f.metadata);
+  const std::string shape_error = error_of([&] { load_model(future); });
+  EXPECT_CONTAINS(shape_error, future);
+  EXPECT_CONTAINS(shape_error, "'pos_embed'");
+}
+
+// ---------------------------------------------------------------- (g) divergence
+
+TEST_F(ImageClassifierTest, NonFiniteLossStopsWithAnActionableError) {
+  json j = base_config();
+  j["train"]["lr"] = 1e30;
+  j["train"]["min_lr"] = 0.0;
+  j["train"]["warmup_epochs"] = 0;
+  j["train"]["schedule"] = "constant";
+  const std::string e = error_of([&] { train_image_classifier(parse_config(j), data(), out("diverged"), false); });
+  EXPECT_CONTAINS(e, "loss became");
+  EXPECT_CONTAINS(e, "epoch 1");
+  EXPECT_CONTAINS(e, "No checkpoint was written yet");  // it diverges before the first epoch ends
+  EXPECT_CONTAINS(e, "train.lr");
+}
+
+}  // namespace
+}  // namespace heed::train
