@@ -60,7 +60,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
-  std::memset(t.raw(), 0, t.storage_->bytes());
+  // Gradient buffers are zeroed on every backward; split large ones across the threads.
+  std::byte* p = t.raw();
+  const int64_t bytes = static_cast<int64_t>(t.storage_->bytes());
+  constexpr int64_t kChunk = int64_t{1} << 18;
+  const int64_t chunks = (bytes + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 4)
+  for (int64_t c = 0; c < chunks; ++c)
+    std::memset(p + c * kChunk, 0, size_t(std::min(kChunk, bytes - c * kChunk)));
   return t;
 }
 

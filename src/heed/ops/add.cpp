@@ -1,6 +1,8 @@
 // add and sub with broadcasting: y = a + sign * b. They share one file because sub is add with
 // the sign of b's gradient flipped; the gradient of a broadcast operand is summed over the
 // dimensions it was stretched along.
+#include <algorithm>
+
 #include "heed/kernels/broadcast.h"
 #include "heed/kernels/elementwise.h"
 #include "heed/ops/op_util.h"
@@ -9,23 +11,43 @@
 namespace heed {
 
 namespace {
+// When one operand covers the output's trailing dimensions and is only repeated over the leading
+// ones (a bias [C] or a position embedding [1, T, C] added to [B, T, C]), returns how many
+// trailing elements it covers; 0 otherwise. Those cases get parallel loops instead of the
+// generic odometer.
+int64_t repeated_suffix(const Shape& small, const Shape& out) {
+  size_t lead = 0;  // leading dimensions of `small` that are 1 (or missing)
+  const size_t offset = out.size() - small.size();
+  while (lead < small.size() && small[lead] == 1) ++lead;
+  for (size_t d = lead; d < small.size(); ++d)
+    if (small[d] != out[offset + d]) return 0;
+  return numel_of(Shape(small.begin() + long(lead), small.end()));
+}
+
 Var add_signed(const Var& a_var, const Var& b_var, float sign, const char* op) {
   Tensor a = detail::f32_input(a_var, op, "a"), b = detail::f32_input(b_var, op, "b");
   auto plan = kernels::broadcast_plan(a.shape(), b.shape(), op);
   Tensor y = Tensor::empty(plan.out);
   const float *ap = a.f32(), *bp = b.f32();
   float* yp = y.f32();
+  const int64_t suffix = a.shape() == plan.out ? repeated_suffix(b.shape(), plan.out) : 0;
   if (a.shape() == b.shape()) {
     const int64_t n = y.numel();
 #pragma omp parallel for simd schedule(static) if (n > (1 << 15))
     for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] + sign * bp[i];
+  } else if (suffix > 0) {  // b repeats over the rows of a viewed as [rows, suffix]
+    const int64_t rows = y.numel() / suffix;
+#pragma omp parallel for schedule(static) if (y.numel() > (1 << 15))
+    for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+      for (int64_t j = 0; j < suffix; ++j) yp[r * suffix + j] = ap[r * suffix + j] + sign * bp[j];
   } else {
     kernels::for_each_broadcast(plan, [&](int64_t i, int64_t ia, int64_t ib) {
       yp[i] = ap[ia] + sign * bp[ib];
     });
   }
   return make_result(y, op, {&a_var, &b_var},
-                     [plan, sign](const Tensor& gy, std::span<Tensor* const> gx) {
+                     [plan, sign, suffix](const Tensor& gy, std::span<Tensor* const> gx) {
     const float* g = gy.f32();
     float* ga = gx[0] ? gx[0]->f32() : nullptr;
     float* gb = gx[1] ? gx[1]->f32() : nullptr;
@@ -35,6 +57,18 @@ Var add_signed(const Var& a_var, const Var& b_var, float sign, const char* op) {
     }
     if (gb && gx[1]->shape() == plan.out) {
       kernels::axpy(sign, g, gb, gy.numel());
+      gb = nullptr;
+    }
+    if (gb && suffix > 0) {  // sum the rows of dy [rows, suffix]: parallel over column blocks
+      const int64_t rows = gy.numel() / suffix;
+      constexpr int64_t kBlock = 256;
+#pragma omp parallel for schedule(static) if (gy.numel() > (1 << 15) && suffix > kBlock)
+      for (int64_t j0 = 0; j0 < suffix; j0 += kBlock) {
+        const int64_t j1 = std::min(suffix, j0 + kBlock);
+        for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) gb[j] += sign * g[r * suffix + j];
+      }
       gb = nullptr;
     }
     if (ga || gb)

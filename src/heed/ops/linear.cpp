@@ -35,12 +35,10 @@ Var linear(const Var& x_var, const Var& w_var, const Var& b_var) {
     if (gx[1])  // dW = dy^T x
       kernels::gemm(true, false, out, in, rows, 1.f, gy.f32(), out, x.f32(), in, 1.f,
                     gx[1]->f32(), in);
-    if (gx[2]) {  // db = column sums of dy
-      float* db = gx[2]->f32();
-      const float* g = gy.f32();
-      for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-        for (int64_t j = 0; j < out; ++j) db[j] += g[r * out + j];
+    if (gx[2]) {  // db = column sums of dy = ones[1, rows] dy: a GEMM, so threaded and vectorised
+      const Tensor ones = Tensor::full({rows}, 1.f);
+      kernels::gemm(false, false, 1, out, rows, 1.f, ones.f32(), rows, gy.f32(), out, 1.f,
+                    gx[2]->f32(), out);
     }
   });
 }
