@@ -22,7 +22,10 @@ import os
 import subprocess
 import time
 
-import torch
+# Both sides get the same OpenMP wait policy as heed's CLI uses (passive): with libgomp's default
+# spinning, either library collapses (10x and more) whenever another process is busy.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+import torch  # noqa: E402  (after the environment is set: libgomp reads it when it loads)
 
 
 def torch_blas():
@@ -157,7 +160,8 @@ def main():
     parser.add_argument("--heed", default=os.path.join(os.path.dirname(__file__), "..", "build", "heed"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}, "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     if args.what == "vit":
         compare_vit(args)
         return
