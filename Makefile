@@ -7,13 +7,14 @@ CMAKE_ARGS ?=
 # (see apps/heed/main.cpp); the CLI sets this itself, this covers tests and benchmarks.
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: help build test bench run asan-test clean configure
+.PHONY: help build test bench run asan-test fuzz clean configure
 
 help:
 	@echo "make build      Release build; CLI at $(BUILD)/heed"
 	@echo "make test       build and run the test suite (CTest)"
 	@echo "make asan-test  build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make bench      kernel benchmarks (GEMM, LayerNorm, softmax, GELU, linear)"
+	@echo "make fuzz       libFuzzer targets under ASan+UBSan, FUZZ_SECONDS (60) each"
 	@echo "make run        the main job: train + evaluate the default ViT on Fashion-MNIST"
 
 $(BUILD)/CMakeCache.txt:
@@ -46,5 +47,9 @@ run: build
 	scripts/data/fashion-mnist.sh
 	$(BUILD)/heed train --config $(CONFIG) --data data/fashion-mnist --out runs/$(basename $(notdir $(CONFIG)))
 
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

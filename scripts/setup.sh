@@ -12,6 +12,7 @@ packages=(
   libpng-dev                                    # PNG input for predict
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
+  clang-14 libclang-rt-14-dev libomp-14-dev     # libFuzzer targets (make fuzz)
 )
 
 missing=()

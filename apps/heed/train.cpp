@@ -45,7 +45,12 @@ void register_train(CLI::App& app) {
   cmd->callback([] {
     nlohmann::json json = train::read_json_file(a.config);
     for (const std::string& o : a.overrides) train::apply_override(json, o);
-    const train::ImageClassifierConfig config = train::parse_config(json);  // fails before any work
+    train::ImageClassifierConfig config;
+    try {
+      config = train::parse_config(json);  // fails before any work
+    } catch (const Error& e) {
+      detail::fail(a.config, ": ", e.what());
+    }
     const std::string out =
         a.out.empty() ? "runs/" + std::filesystem::path(a.config).stem().string() : a.out;
     const train::TrainResult r = train::train_image_classifier(config, a.data, out, a.resume);

@@ -158,6 +158,16 @@ void read_ascii_raster(NetpbmCursor& in, const NetpbmHeader& header, float* out,
 Tensor read_netpbm(std::span<const uint8_t> bytes, const std::string& path) {
   NetpbmCursor in(bytes, path);
   const NetpbmHeader header = read_netpbm_header(in, bytes[1], path);
+  // A large raster must be in the file before anything is allocated for it: at least one byte
+  // (two for 16-bit) per binary sample, a digit and a separator per ASCII sample. Small ones are
+  // left to the raster readers, whose messages say exactly where the data ends.
+  const int64_t samples = header.channels * header.height * header.width;
+  const int64_t needed = header.binary ? samples * (header.maxval > 255 ? 2 : 1) : 2 * samples - 1;
+  HEED_CHECK(samples * int64_t(sizeof(float)) <= (int64_t{1} << 20) ||
+                 int64_t(in.remaining()) >= needed,
+             path, ": pixel data is truncated: ", header.width,
+             "x", header.height, " needs at least ", needed, " more bytes, the file has ",
+             in.remaining());
   Tensor image = Tensor::empty({header.channels, header.height, header.width});
   if (header.binary) {
     read_binary_raster(in, header, image.f32(), path);
@@ -277,6 +287,12 @@ Tensor read_png(std::span<const uint8_t> bytes, const std::string& path) {
   HEED_CHECK(channels >= 1 && channels <= 4 && row_bytes == static_cast<size_t>(width * channels),
              path, ": unexpected PNG layout after conversion (", channels, " channels, ", row_bytes,
              " bytes per row)");
+  // Deflate expands at most ~1032:1, so a file cannot hold more raw rows than that; checking
+  // before allocating stops a tiny file from claiming gigabytes.
+  const uint64_t raw_bytes = uint64_t(row_bytes + 1) * uint64_t(height);
+  HEED_CHECK(raw_bytes <= uint64_t(bytes.size()) * 1032 + 4096, path, ": PNG claims ", width, "x",
+             height, " pixels (", raw_bytes, " bytes), more than ", bytes.size(),
+             " compressed bytes can hold");
   std::vector<uint8_t> pixels(row_bytes * height);
   std::vector<png_bytep> rows(height);
   for (int64_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * row_bytes;

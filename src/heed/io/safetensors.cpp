@@ -1,5 +1,7 @@
 #include "heed/io/safetensors.h"
 
+#include "heed/io/json_limits.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -120,34 +122,10 @@ std::string accepted_dtypes() {
 
 // ---- header ----
 
-// Rejects nesting deeper than kMaxSafetensorsJsonDepth by scanning the raw text, before the
-// parser or any recursive walk of the parsed value sees a hostile, deeply nested header.
-void check_json_depth(std::string_view text, const std::string& source) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      HEED_CHECK(++depth <= kMaxSafetensorsJsonDepth, source, ": header JSON nests deeper than ",
-                 kMaxSafetensorsJsonDepth, " levels");
-    } else if (c == ']' || c == '}') {
-      --depth;  // unbalanced brackets are left for the parser to report
-    }
-  }
-}
-
 // Parses the header, rejecting duplicate keys (nlohmann would silently keep the last one, so
 // two entries for one tensor name would be ambiguous).
 json parse_header_json(std::string_view text, const std::string& source) {
-  check_json_depth(text, source);
+  check_json_depth(text, kMaxSafetensorsJsonDepth, source, "header JSON");
   std::vector<std::set<std::string>> open_objects;  // keys seen so far in each open object
   const json::parser_callback_t reject_duplicates = [&](int, json::parse_event_t event,
                                                         json& parsed) {

@@ -1,6 +1,7 @@
 #include "heed/train/config_json.h"
 
 #include "heed/io/atomic_file.h"
+#include "heed/io/json_limits.h"
 
 namespace heed::train {
 
@@ -32,6 +33,7 @@ void Section::finish() const {
 nlohmann::json read_json_file(const std::string& path) {
   const std::vector<std::byte> bytes = io::read_file(path, 16 << 20);
   const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  io::check_json_depth(text, kMaxConfigDepth, path, "the JSON");
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {

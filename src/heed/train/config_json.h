@@ -51,6 +51,10 @@ T Section::get(const std::string& key, T fallback) {
   return v.get<T>();
 }
 
+// Deepest nesting accepted in a config (a real one needs 3): deeper input is rejected before
+// parsing, so no hostile file can overflow the stack.
+inline constexpr int kMaxConfigDepth = 64;
+
 // Parses a config file (errors name the file and the JSON error position).
 nlohmann::json read_json_file(const std::string& path);
 // Applies "a.b.c=value": the value is parsed as JSON when it can be (numbers, true, objects),

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "heed/core/parallel.h"
+#include "heed/io/json_limits.h"
 #include "heed/io/safetensors.h"
 #include "heed/ops/ops.h"
 #include "heed/optim/adamw.h"
@@ -179,14 +180,20 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
              "' (this heed reads ", kFormat, ")");
   LoadedCheckpoint out;
   json config, trainer;
+  io::check_json_depth(meta("config"), kMaxConfigDepth, path, "metadata 'config'");
+  io::check_json_depth(meta("trainer"), kMaxConfigDepth, path, "metadata 'trainer'");
   try {
     config = json::parse(meta("config"));
     trainer = json::parse(meta("trainer"));
   } catch (const json::exception& e) {
     detail::fail(path, ": checkpoint metadata is not valid JSON: ", e.what());
   }
-  out.info.config = parse_config(config);
-  out.info.config.model.validate();
+  try {
+    out.info.config = parse_config(config);
+    out.info.config.model.validate();
+  } catch (const Error& e) {
+    detail::fail(path, ": metadata ", e.what());
+  }
   out.info.epoch = field<int64_t>(trainer, "epoch", path);
   out.info.batch = field<int64_t>(trainer, "batch", path);
   out.info.global_step = field<int64_t>(trainer, "global_step", path);
