@@ -3,6 +3,8 @@
 // before training with a message naming the key.
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -43,8 +45,17 @@ T Section::get(const std::string& key, T fallback) {
     HEED_CHECK(v.is_boolean(), "config: ", where, " must be true or false, got ", v.dump());
   } else if constexpr (std::is_integral_v<T>) {
     HEED_CHECK(v.is_number_integer(), "config: ", where, " must be an integer, got ", v.dump());
+    // The value must fit T: a silent wrap would change its meaning (found by fuzzing).
+    const bool fits = v.is_number_unsigned()
+                          ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                          : v.get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                (std::is_unsigned_v<T> ||
+                                 v.get<int64_t>() <= int64_t(std::numeric_limits<T>::max()));
+    HEED_CHECK(fits, "config: ", where, " is out of range, got ", v.dump());
   } else if constexpr (std::is_floating_point_v<T>) {
     HEED_CHECK(v.is_number(), "config: ", where, " must be a number, got ", v.dump());
+    // 4.4e38 is a JSON number but not a float: it would become infinity (found by fuzzing).
+    HEED_CHECK(std::isfinite(v.get<T>()), "config: ", where, " is out of range, got ", v.dump());
   } else {
     HEED_CHECK(v.is_string(), "config: ", where, " must be a string, got ", v.dump());
   }
