@@ -14,8 +14,15 @@ constexpr size_t kCachedMin = size_t{64} << 10;  // smaller blocks: glibc's bins
 constexpr size_t kGranule = size_t{4} << 10;
 constexpr size_t kCacheLimit = size_t{4} << 30;  // never hold more than this unused
 
+// GCC defines __SANITIZE_ADDRESS__ under ASan; clang (before 17) only has __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kCacheEnabled = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCacheEnabled = false;
+#else
+constexpr bool kCacheEnabled = true;
+#endif
 #else
 constexpr bool kCacheEnabled = true;
 #endif

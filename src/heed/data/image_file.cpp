@@ -238,6 +238,14 @@ class PngReader {
   png_infop info_ = nullptr;
 };
 
+// Ancillary chunks heed does not use (text, ICC profiles, ...) are skipped unread. libpng would
+// otherwise allocate, and zero, the length their header claims (up to 2 GiB) before finding the
+// file shorter: its "chunk data is too large" limit is only a warning when reading.
+void skip_unused_chunks(png_structp png) {
+  static constexpr png_byte kChunks[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf\0pCAL\0sCAL";
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, kChunks, sizeof kChunks / 5);
+}
+
 // Asks libpng for 8-bit grey, grey+alpha, RGB or RGBA; alpha is dropped when copying out.
 void set_png_conversions(png_structp png, png_infop info) {
   const int color_type = png_get_color_type(png, info);
@@ -274,6 +282,7 @@ Tensor read_png(std::span<const uint8_t> bytes, const std::string& path) {
   HEED_CHECK(png_guarded(png,
                          [&] {
                            png_set_read_fn(png, &state, on_png_read);
+                           skip_unused_chunks(png);
                            png_read_info(png, info);
                          }),
              path, ": invalid PNG: ", state.message);
