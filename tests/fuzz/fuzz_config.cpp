@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "heed/core/error.h"
+#include "heed/io/json_limits.h"
 #include "heed/train/config_json.h"
 #include "heed/train/image_classifier.h"
 
@@ -27,27 +28,14 @@ namespace {
 
 constexpr int kMaxDepth = 1000;
 
-// The deepest '[' / '{' nesting outside strings (the same scan as the safetensors reader's).
+// Whether the input nests deeper than `limit` (the library's own scan, io::check_json_depth).
 bool nests_deeper_than(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+  try {
+    heed::io::check_json_depth(text, limit, "fuzz input", "the JSON");
+    return false;
+  } catch (const heed::Error&) {
+    return true;
   }
-  return false;
 }
 
 }  // namespace
