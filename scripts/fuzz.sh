@@ -48,7 +48,7 @@ lib_flags=("${common[@]}" -fsanitize=fuzzer-no-link)  # library code: coverage, 
 # shellcheck disable=SC2054
 link_flags=(-fsanitize=fuzzer,address,undefined -fopenmp)
 
-libs=(-ldnnl -lpng -lz)  # the library's external dependencies; unused ones are not linked in
+libs=(-ldnnl -lpng -lz -lhwy)  # the library's external dependencies; unused ones are not linked in
 mkdir -p "$out/obj" "$out/logs" "$out/dict"
 # Objects built with other flags are discarded.
 flags_id=$("$cxx" --version | head -1; echo "${lib_flags[*]}")
@@ -269,8 +269,8 @@ for t in "${targets[@]}"; do
   "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -dict="$(dict_of "$t")" -artifact_prefix="$crashes/" -print_final_stats=1 \
     ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 || status=$?
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-  cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -o 'cov: [0-9]*' || true)
+  runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  cov=$(grep -aE '^#[0-9]+' "$log" | tail -1 | grep -o 'cov: [0-9]*' || true)
   if [ $status -ne 0 ]; then
     echo "fuzz: fuzz_$t FAILED (exit $status) after ${runs:-?} runs; last lines of $log:" >&2
     grep -E 'ERROR|SUMMARY|runtime error|Test unit written|deadly signal|out-of-memory|timeout' \

@@ -10,6 +10,7 @@ packages=(
   libopenblas-openmp-dev                        # only for the OpenBLAS-vs-oneDNN benchmark
   nlohmann-json3-dev libcli11-dev zlib1g-dev    # configs, command line, gzip
   libpng-dev                                    # PNG input for predict
+  libhwy-dev                                    # Highway: portable SIMD (attention kernels)
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
   clang-14 libclang-rt-14-dev libomp-14-dev     # libFuzzer targets (make fuzz)

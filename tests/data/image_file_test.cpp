@@ -278,6 +278,23 @@ TEST_F(Png, LowBitDepthGrayIsScaledTo8Bits) {
   expect_image(read_image(path("b4.png")), {1, 1, 3}, {0, 1, u8(5 * 17)});
 }
 
+TEST_F(Png, HighlyCompressedPaletteImageIsAccepted) {
+  // An 8192 x 2048 palette image with 1-bit indices, all 0 (RGB white): 2 MiB of stored rows
+  // deflate to a few KiB, near zlib's ~1032:1 limit, and convert to 48 MiB of RGB. The size
+  // plausibility check must count the stored rows, not the converted ones.
+  PngSpec spec{.width = 8192, .height = 2048, .color_type = PNG_COLOR_TYPE_PALETTE, .bit_depth = 1,
+               .palette = {{255, 255, 255}, {0, 0, 0}}};
+  spec.rows.assign(spec.height, Bytes(spec.width / 8, 0));
+  write_png(path("big.png"), spec);
+  ASSERT_GT(uint64_t{8192} * 3 * 2048, fs::file_size(path("big.png")) * 1032 + 4096)
+      << "the converted rows must exceed what the file could hold, for this test to mean anything";
+  const Tensor image = read_image(path("big.png"));
+  ASSERT_EQ(image.shape(), (Shape{3, 2048, 8192}));
+  const float* p = image.f32();
+  EXPECT_EQ(p[0], 1.0f);
+  EXPECT_EQ(p[image.numel() - 1], 1.0f);
+}
+
 TEST_F(Png, SixteenBitIsRoundedTo8Bits) {
   // Multiples of 257 map exactly onto 8-bit values; 0x01ff (1.99 * 257) rounds to 2 where
   // dropping the low byte would give 1.

@@ -196,7 +196,8 @@ def config_corpus():
     write(t, "bad_big_numbers.json", '{"train": {"threads": 9223372036854775807, "seed": -1, "lr": 1e999}}')
     # Boundary values: the largest f32 (float keys) and doubles far beyond it.
     write(t, "valid_float_limits.json",
-          '{"train": {"clip_grad_norm": 3.4e38, "lr": 1.0e-30, "weight_decay": 1e300, "beta2": 0.99999999}}')
+          '{"model": {"layer_norm_eps": 1e-38}, "train": {"clip_grad_norm": 3.4e38, "min_lr": 1e-38, '
+          '"weight_decay": 1e300, "beta2": 0.99999999}}')
     write(t, "bad_syntax.json", '{"train": {"epochs": 3,}}')
 
 

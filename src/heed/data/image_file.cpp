@@ -287,6 +287,17 @@ Tensor read_png(std::span<const uint8_t> bytes, const std::string& path) {
                          }),
              path, ": invalid PNG: ", state.message);
   check_image_size(png_get_image_width(png, info), png_get_image_height(png, info), path);
+  // Deflate expands at most ~1032:1, so a file cannot hold more raw rows than that; checking
+  // before allocating stops a tiny file from claiming gigabytes. The rows are counted as stored
+  // (before conversion): a 1-bit or palette image legitimately expands 8-32x when converted.
+  {
+    const uint64_t stored_bytes =
+        uint64_t(png_get_rowbytes(png, info) + 1) * uint64_t(png_get_image_height(png, info));
+    HEED_CHECK(stored_bytes <= uint64_t(bytes.size()) * 1032 + 4096, path, ": PNG claims ",
+               png_get_image_width(png, info), "x", png_get_image_height(png, info), " pixels (",
+               stored_bytes, " bytes of rows), more than ", bytes.size(),
+               " compressed bytes can hold");
+  }
   HEED_CHECK(png_guarded(png, [&] { set_png_conversions(png, info); }), path,
              ": invalid PNG: ", state.message);
 
@@ -296,12 +307,6 @@ Tensor read_png(std::span<const uint8_t> bytes, const std::string& path) {
   HEED_CHECK(channels >= 1 && channels <= 4 && row_bytes == static_cast<size_t>(width * channels),
              path, ": unexpected PNG layout after conversion (", channels, " channels, ", row_bytes,
              " bytes per row)");
-  // Deflate expands at most ~1032:1, so a file cannot hold more raw rows than that; checking
-  // before allocating stops a tiny file from claiming gigabytes.
-  const uint64_t raw_bytes = uint64_t(row_bytes + 1) * uint64_t(height);
-  HEED_CHECK(raw_bytes <= uint64_t(bytes.size()) * 1032 + 4096, path, ": PNG claims ", width, "x",
-             height, " pixels (", raw_bytes, " bytes), more than ", bytes.size(),
-             " compressed bytes can hold");
   std::vector<uint8_t> pixels(row_bytes * height);
   std::vector<png_bytep> rows(height);
   for (int64_t y = 0; y < height; ++y) rows[y] = pixels.data() + y * row_bytes;

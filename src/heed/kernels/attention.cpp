@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "heed/core/rng.h"
+#include "heed/kernels/attention_tiles.h"
 #include "heed/kernels/fast_math.h"
 #include "heed/kernels/gemm.h"
 
@@ -75,7 +76,46 @@ void drop(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_
   }
 }
 
-int64_t tiles(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
+// Masks a transposed logits tile st[c * qp + r] (query rows i0.., keys j0..) in place: entries
+// outside a query's visible range become -inf, the additive mask is added to the rest. Tiles
+// every query sees whole (most of them) are left alone.
+void mask_logits_t(const AttentionDims& d, const AttentionMask& m, int64_t b, int64_t h,
+                   int64_t i0, int64_t rows, int64_t j0, int64_t cols, int64_t qp, float* st) {
+  // Range bounds are non-decreasing in the query: the last row has the largest lo, the first
+  // row the smallest hi.
+  if (!m.additive && key_range(d, m, b, i0 + rows - 1).lo <= j0 &&
+      key_range(d, m, b, i0).hi >= j0 + cols)
+    return;
+  const float* add = m.additive ? m.additive + b * m.additive_batch_stride +
+                                      h * m.additive_head_stride
+                                : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const KeyRange kr = key_range(d, m, b, i0 + r);
+    const int64_t first = std::clamp(kr.lo - j0, int64_t{0}, cols);
+    const int64_t last = std::clamp(kr.hi - j0, first, cols);
+    for (int64_t c = 0; c < first; ++c) st[c * qp + r] = kNegInf;
+    for (int64_t c = last; c < cols; ++c) st[c * qp + r] = kNegInf;
+    if (add) {
+      const float* add_row = add + (i0 + r) * d.kv_len + j0;
+      for (int64_t c = first; c < last; ++c) st[c * qp + r] += add_row[c];
+    }
+  }
+}
+
+// drop() for a transposed probability tile pt[c * qp + r].
+void drop_t(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_t i0,
+            int64_t rows, int64_t j0, int64_t cols, int64_t qp, float* pt) {
+  const float keep_scale = 1.0f / (1.0f - dr.p);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t base = uint64_t((bh * d.q_len + i0 + r) * d.kv_len + j0);
+    for (int64_t c = 0; c < cols; ++c) {
+      float& x = pt[c * qp + r];
+      x = random_uniform(dr.seed, base + uint64_t(c)) >= dr.p ? x * keep_scale : 0.f;
+    }
+  }
+}
+
+int64_t tile_count(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
 
 // Start of head (b, h) of an operand.
 template <class T>
@@ -94,62 +134,57 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
                              const float* v, const AttentionMask& mask,
                              const AttentionDropout& dropout, float* out, float* lse,
                              const AttentionLayouts& L) {
-  const int64_t D = d.head_dim, q_tiles = tiles(d.q_len, kQueryTile);
-  const int64_t tasks = d.batch * d.heads * q_tiles;
+  const int64_t D = d.head_dim, q_tiles = tile_count(d.q_len, kQueryTile);
+  const int64_t bh_count = d.batch * d.heads, tasks = bh_count * q_tiles;
   const float scale = 1.0f / std::sqrt(float(D));
+  // Queries sit in vector lanes (attention_tiles.h): a tile is padded to whole vectors.
+  const int64_t lanes = tiles::lanes();
+  const int64_t qp = (std::min(kQueryTile, d.q_len) + lanes - 1) / lanes * lanes;
 #pragma omp parallel
   {
-    std::vector<float> s(size_t(kQueryTile * kKeyTile)), acc(size_t(kQueryTile * D));
-    std::vector<float> row_max(kQueryTile), row_sum(kQueryTile);
-    // Round-robin tasks: causal tiles differ in cost, and the split stays deterministic.
-#pragma omp for schedule(static, 1)
+    std::vector<float> qt(size_t(D * qp)), st(size_t(kKeyTile * qp)), acct(size_t(D * qp));
+    const size_t lanes_total = static_cast<size_t>(qp);
+    std::vector<float> row_max(lanes_total), row_sum(lanes_total), rescale(lanes_total);
+    std::vector<int64_t> key_end(lanes_total / size_t(lanes));
+    // Under a causal mask later query tiles cost more: they are handed out first, to whichever
+    // thread is free (every task writes only its own rows, so the result does not depend on
+    // which thread ran it).
+#pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t bh = task / q_tiles, b = bh / d.heads, h = bh % d.heads;
-      const int64_t i0 = (task % q_tiles) * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
-      const float* q_rows = head_ptr(q, L.q, b, h) + i0 * L.q.row;
+      const int64_t bh = task % bh_count, b = bh / d.heads, h = bh % d.heads;
+      const int64_t i0 = (q_tiles - 1 - task / bh_count) * kQueryTile;
+      const int64_t rows = std::min(kQueryTile, d.q_len - i0);
       const float* k_bh = head_ptr(k, L.k, b, h);
       const float* v_bh = head_ptr(v, L.v, b, h);
-      std::fill(acc.begin(), acc.begin() + rows * D, 0.f);
+      tiles::pack_queries(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, D, scale, qp,
+                          qt.data());
+      std::fill(acct.begin(), acct.end(), 0.f);
       std::fill(row_max.begin(), row_max.end(), kNegInf);
       std::fill(row_sum.begin(), row_sum.end(), 0.f);
       const int64_t key_lo = key_range(d, mask, b, i0).lo;
       const int64_t key_hi = key_range(d, mask, b, i0 + rows - 1).hi;
       for (int64_t j0 = key_lo; j0 < key_hi; j0 += kKeyTile) {  // tiles outside are skipped
         const int64_t cols = std::min(kKeyTile, key_hi - j0);
-        masked_logits(d, mask, b, h, q_rows, L.q.row, k_bh + j0 * L.k.row, L.k.row, i0, rows, j0,
-                      cols, scale, s.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          float* row = s.data() + r * cols;
-          float m = row_max[size_t(r)];
-#pragma omp simd reduction(max : m)
-          for (int64_t c = 0; c < cols; ++c) m = row[c] > m ? row[c] : m;
-          if (m == kNegInf) {  // nothing visible yet in this row
-            std::fill(row, row + cols, 0.f);
-            continue;
-          }
-          const float rescale = exp_approx(row_max[size_t(r)] - m);  // 0 when the old max was -inf
-          float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-          for (int64_t c = 0; c < cols; ++c) {
-            row[c] = exp_approx(row[c] - m);
-            sum += row[c];
-          }
-          row_sum[size_t(r)] = row_sum[size_t(r)] * rescale + sum;
-          row_max[size_t(r)] = m;
-          float* a = acc.data() + r * D;
-#pragma omp simd
-          for (int64_t c = 0; c < D; ++c) a[c] *= rescale;
+        // Keys each vector of queries can see (the causal diagonal needs about half).
+        for (int64_t vb = 0; vb < qp / lanes; ++vb) {
+          const int64_t last = i0 + std::min(rows, (vb + 1) * lanes) - 1;
+          key_end[size_t(vb)] = std::clamp(key_range(d, mask, b, last).hi - j0, int64_t{0}, cols);
         }
-        if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, s.data());
-        gemm(false, false, rows, D, cols, 1.f, s.data(), cols, v_bh + j0 * L.v.row, L.v.row, 1.f,
-             acc.data(), D);
+        tiles::logits(k_bh + j0 * L.k.row, L.k.row, cols, qt.data(), qp, D, key_end.data(),
+                      st.data());
+        mask_logits_t(d, mask, b, h, i0, rows, j0, cols, qp, st.data());
+        tiles::online_softmax(st.data(), cols, qp, row_max.data(), row_sum.data(),
+                              rescale.data());
+        if (dropout.p > 0.f) drop_t(d, dropout, bh, i0, rows, j0, cols, qp, st.data());
+        tiles::accumulate_values(v_bh + j0 * L.v.row, L.v.row, cols, st.data(), qp, D,
+                                 key_end.data(), rescale.data(), acct.data());
       }
       for (int64_t r = 0; r < rows; ++r) {  // one normalisation at the end
         float* o = head_ptr(out, L.o, b, h) + (i0 + r) * L.o.row;
         const float l = row_sum[size_t(r)];
         lse[bh * d.q_len + i0 + r] = l > 0.f ? row_max[size_t(r)] + std::log(l) : kNegInf;
         const float inv = l > 0.f ? 1.0f / l : 0.f;  // fully masked row: zeros, not NaN
-        for (int64_t c = 0; c < D; ++c) o[c] = acc[size_t(r * D + c)] * inv;
+        for (int64_t e = 0; e < D; ++e) o[e] = acct[size_t(e * qp + r)] * inv;
       }
     }
   }
@@ -161,7 +196,7 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
                               const AttentionDropout& dropout, float* dq, float* dk, float* dv,
                               const AttentionLayouts& L) {
   const int64_t D = d.head_dim, bh_count = d.batch * d.heads;
-  const int64_t q_tiles = tiles(d.q_len, kQueryTile), k_tiles = tiles(d.kv_len, kKeyTile);
+  const int64_t q_tiles = tile_count(d.q_len, kQueryTile), k_tiles = tile_count(d.kv_len, kKeyTile);
   const float scale = 1.0f / std::sqrt(float(D));
 
   // delta_i = rowsum(dO_i * O_i) = rowsum(dP_i * P_i): the softmax backward's row term.
@@ -185,10 +220,14 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
     float* dq_mine = dq_partial.data() + size_t(omp_get_thread_num()) * size_t(dq_size);
     std::vector<float> p(size_t(kQueryTile * kKeyTile)), dp(size_t(kQueryTile * kKeyTile));
     std::vector<float> dk_acc(size_t(kKeyTile * D)), dv_acc(size_t(kKeyTile * D));
+    // A fixed round-robin split (dq_mine's summation order must not depend on timing). Under a
+    // causal mask early key tiles cost more; walking every other head's tiles backwards keeps
+    // the two halves of the work even.
 #pragma omp for schedule(static, 1)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t bh = task / k_tiles, b = bh / d.heads, h = bh % d.heads;
-      const int64_t j0 = (task % k_tiles) * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
+      const int64_t tile = bh % 2 == 0 ? task % k_tiles : k_tiles - 1 - task % k_tiles;
+      const int64_t j0 = tile * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
       const float* k_cols = head_ptr(k, L.k, b, h) + j0 * L.k.row;
       const float* v_cols = head_ptr(v, L.v, b, h) + j0 * L.v.row;
       std::fill(dk_acc.begin(), dk_acc.end(), 0.f);

@@ -54,8 +54,11 @@ T Section::get(const std::string& key, T fallback) {
     HEED_CHECK(fits, "config: ", where, " is out of range, got ", v.dump());
   } else if constexpr (std::is_floating_point_v<T>) {
     HEED_CHECK(v.is_number(), "config: ", where, " must be a number, got ", v.dump());
-    // 4.4e38 is a JSON number but not a float: it would become infinity (found by fuzzing).
-    HEED_CHECK(std::isfinite(v.get<T>()), "config: ", where, " is out of range, got ", v.dump());
+    // 4.4e38 is a JSON number but not a float (found by fuzzing). Compared as a double before
+    // converting: converting an out-of-range double to float is undefined behaviour.
+    const double x = v.get<double>();
+    HEED_CHECK(std::isfinite(x) && std::fabs(x) <= double(std::numeric_limits<T>::max()),
+               "config: ", where, " is out of range, got ", v.dump());
   } else {
     HEED_CHECK(v.is_string(), "config: ", where, " must be a string, got ", v.dump());
   }

@@ -1,0 +1,177 @@
+#include "heed/kernels/attention_tiles.h"
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
+namespace heed::kernels::tiles {
+
+namespace hn = hwy::HWY_NAMESPACE;
+namespace {
+
+using Df = hn::ScalableTag<float>;
+using Vf = hn::Vec<Df>;
+
+// The vector form of exp_approx (fast_math.h): same range reduction and polynomial, so both
+// have the same < 2.5e-7 relative error, and exp(-inf) = 0.
+Vf exp_vec(Df d, Vf x) {
+  const hn::RebindToSigned<Df> di;
+  const Vf lo = hn::Set(d, -87.3f), hi = hn::Set(d, 88.7f);
+  const Vf xc = hn::Min(hn::Max(x, lo), hi);
+  const Vf n = hn::Round(hn::Mul(xc, hn::Set(d, 1.44269504f)));
+  Vf r = hn::NegMulAdd(n, hn::Set(d, 0.693359375f), xc);
+  r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), r);
+  Vf p = hn::Set(d, 1.9875691500e-4f);
+  p = hn::MulAdd(p, r, hn::Set(d, 1.3981999507e-3f));
+  p = hn::MulAdd(p, r, hn::Set(d, 8.3334519073e-3f));
+  p = hn::MulAdd(p, r, hn::Set(d, 4.1665795894e-2f));
+  p = hn::MulAdd(p, r, hn::Set(d, 1.6666665459e-1f));
+  p = hn::MulAdd(p, r, hn::Set(d, 5.0000001201e-1f));
+  p = hn::MulAdd(hn::Mul(p, r), r, hn::Add(r, hn::Set(d, 1.0f)));
+  const auto bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
+  Vf result = hn::Mul(p, hn::BitCast(d, bits));
+  result = hn::IfThenZeroElse(hn::Lt(x, lo), result);
+  return hn::IfThenElse(hn::Gt(x, hi), hn::Set(d, std::numeric_limits<float>::infinity()),
+                        result);
+}
+
+// Accumulator blocks: ROWS x VECS vectors stay in registers (24 of AVX-512's 32).
+template <int ROWS, int VECS>
+void logits_block(const float* k, int64_t ldk, const float* qt, int64_t qp, int64_t head_dim,
+                  float* st) {
+  const Df d;
+  const int64_t n = int64_t(hn::Lanes(d));
+  Vf acc[ROWS][VECS];
+  for (int r = 0; r < ROWS; ++r)
+    for (int c = 0; c < VECS; ++c) acc[r][c] = hn::Zero(d);
+  for (int64_t e = 0; e < head_dim; ++e) {
+    Vf b[VECS];
+    for (int c = 0; c < VECS; ++c) b[c] = hn::LoadU(d, qt + e * qp + c * n);
+    for (int r = 0; r < ROWS; ++r) {
+      const Vf a = hn::Set(d, k[r * ldk + e]);
+      for (int c = 0; c < VECS; ++c) acc[r][c] = hn::MulAdd(a, b[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int c = 0; c < VECS; ++c) hn::StoreU(acc[r][c], d, st + r * qp + c * n);
+}
+
+template <int ROWS, int VECS>
+void values_block(const float* v, int64_t ldv, int64_t cols, const float* pt, int64_t qp,
+                  const float* rescale, float* acct) {
+  const Df d;
+  const int64_t n = int64_t(hn::Lanes(d));
+  Vf acc[ROWS][VECS];
+  for (int c = 0; c < VECS; ++c) {
+    const Vf s = hn::LoadU(d, rescale + c * n);
+    for (int r = 0; r < ROWS; ++r) acc[r][c] = hn::Mul(hn::LoadU(d, acct + r * qp + c * n), s);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    Vf b[VECS];
+    for (int c = 0; c < VECS; ++c) b[c] = hn::LoadU(d, pt + j * qp + c * n);
+    for (int r = 0; r < ROWS; ++r) {
+      const Vf a = hn::Set(d, v[j * ldv + r]);
+      for (int c = 0; c < VECS; ++c) acc[r][c] = hn::MulAdd(a, b[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int c = 0; c < VECS; ++c) hn::StoreU(acc[r][c], d, acct + r * qp + c * n);
+}
+
+// Walks a [rows][qp] output in ROWS x (VECS vectors) blocks, then smaller ones.
+// `block(row, lane, rows_tag, vecs_tag)` computes one block; a block of lanes stops at the
+// largest key_end of its vectors when key_end is given.
+template <int VECS, int ROWS, class Block>
+void tile_loop(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) {
+  const int64_t n = lanes(), step = VECS * n;
+  for (int64_t i = 0; i + step <= qp; i += step) {
+    int64_t limit = key_end ? 0 : rows;
+    if (key_end)
+      for (int c = 0; c < VECS; ++c) limit = std::max(limit, key_end[i / n + c]);
+    int64_t r = 0;
+    for (; r + ROWS <= limit; r += ROWS) block.template operator()<ROWS, VECS>(r, i);
+    // Leftovers in blocks of 4, 2 and 1 rows (head_dim 64 = 10 x 6 + 4).
+    if constexpr (ROWS > 4)
+      for (; r + 4 <= limit; r += 4) block.template operator()<4, VECS>(r, i);
+    for (; r + 2 <= limit; r += 2) block.template operator()<2, VECS>(r, i);
+    for (; r < limit; ++r) block.template operator()<1, VECS>(r, i);
+  }
+}
+
+// Chooses the widest block that divides the padded query count: 4 vectors x 6 rows, 2 x 12 or
+// 1 x 16 (24, 24 and 16 accumulators).
+template <class Block>
+void dispatch(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) {
+  const int64_t vecs = qp / lanes();
+  if (vecs % 4 == 0) {
+    tile_loop<4, 6>(rows, qp, key_end, block);
+  } else if (vecs % 2 == 0) {
+    tile_loop<2, 12>(rows, qp, key_end, block);
+  } else {
+    tile_loop<1, 16>(rows, qp, key_end, block);
+  }
+}
+
+}  // namespace
+
+int64_t lanes() { return int64_t(hn::Lanes(Df())); }
+
+void pack_queries(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
+                  int64_t qp, float* qt) {
+  for (int64_t e = 0; e < head_dim; ++e) {
+    float* out = qt + e * qp;
+    for (int64_t i = 0; i < rows; ++i) out[i] = scale * q[i * ldq + e];
+    std::fill(out + rows, out + qp, 0.f);
+  }
+}
+
+void logits(const float* k, int64_t ldk, int64_t cols, const float* qt, int64_t qp,
+            int64_t head_dim, const int64_t* key_end, float* st) {
+  dispatch(cols, qp, key_end, [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
+    logits_block<ROWS, VECS>(k + j * ldk, ldk, qt + i, qp, head_dim, st + j * qp + i);
+  });
+}
+
+void online_softmax(float* st, int64_t cols, int64_t qp, float* row_max, float* row_sum,
+                    float* rescale) {
+  const Df d;
+  const int64_t n = lanes();
+  const Vf neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < qp; i += n) {
+    const Vf old_max = hn::LoadU(d, row_max + i);
+    Vf m = old_max;
+    for (int64_t j = 0; j < cols; ++j) m = hn::Max(m, hn::LoadU(d, st + j * qp + i));
+    // Lanes with nothing visible yet subtract 0 instead of -inf: exp(-inf - 0) = 0, no NaN.
+    const Vf shift = hn::IfThenZeroElse(hn::Eq(m, neg_inf), m);
+    const Vf scale = exp_vec(d, hn::Sub(old_max, shift));
+    Vf sum = hn::Zero(d);
+    for (int64_t j = 0; j < cols; ++j) {
+      const Vf p = exp_vec(d, hn::Sub(hn::LoadU(d, st + j * qp + i), shift));
+      hn::StoreU(p, d, st + j * qp + i);
+      sum = hn::Add(sum, p);
+    }
+    hn::StoreU(hn::MulAdd(hn::LoadU(d, row_sum + i), scale, sum), d, row_sum + i);
+    hn::StoreU(m, d, row_max + i);
+    hn::StoreU(scale, d, rescale + i);
+  }
+}
+
+void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* pt, int64_t qp,
+                       int64_t head_dim, const int64_t* key_end, const float* rescale,
+                       float* acct) {
+  const int64_t n = lanes();
+  // Rows of the output are head dimensions here; v is read at column e of each key row. The
+  // dispatch walks lanes in blocks of 1, 2 or 4 vectors: keys past the block's key_end are 0.
+  dispatch(head_dim, qp, nullptr, [&]<int ROWS, int VECS>(int64_t e, int64_t i) {
+    int64_t used = cols;
+    if (key_end) {
+      used = 0;
+      for (int c = 0; c < VECS; ++c) used = std::max(used, key_end[i / n + c]);
+    }
+    values_block<ROWS, VECS>(v + e, ldv, used, pt + i, qp, rescale + i, acct + e * qp + i);
+  });
+}
+
+}  // namespace heed::kernels::tiles
