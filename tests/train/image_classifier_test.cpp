@@ -617,6 +617,23 @@ TEST_F(ImageClassifierTest, DamagedCheckpointsNameTheFile) {
   const std::string shape_error = error_of([&] { load_model(future); });
   EXPECT_CONTAINS(shape_error, future);
   EXPECT_CONTAINS(shape_error, "'pos_embed'");
+  // NaN or infinite payloads: weights and optimiser state are rejected, naming tensor and element.
+  for (const std::string bad : {"head.bias", "optimizer.exp_avg.head.bias"}) {
+    f = io::read_safetensors(path);
+    Tensor poisoned = Tensor::zeros({4});
+    poisoned.f32()[2] = bad == "head.bias" ? std::numeric_limits<float>::quiet_NaN()
+                                           : -std::numeric_limits<float>::infinity();
+    bool replaced = false;
+    for (auto& [name, t] : f.tensors)
+      if (name == bad) t = poisoned, replaced = true;
+    if (!replaced) f.tensors.emplace_back(bad, poisoned);
+    io::write_safetensors(future, f.tensors, f.metadata);
+    const std::string payload_error = error_of([&] { load_checkpoint(future); });
+    EXPECT_CONTAINS(payload_error, future);
+    EXPECT_CONTAINS(payload_error, "'" + bad + "'");
+    EXPECT_CONTAINS(payload_error, "element 2");
+    EXPECT_CONTAINS(payload_error, bad == "head.bias" ? "nan" : "-inf");
+  }
 }
 
 // ---------------------------------------------------------------- (g) divergence

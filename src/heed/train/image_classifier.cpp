@@ -207,7 +207,17 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   HEED_CHECK(out.info.normalization.mean.size() == size_t(out.info.config.model.channels) &&
                  out.info.normalization.std.size() == size_t(out.info.config.model.channels),
              path, ": normalization must have one mean and std per channel");
+  for (float v : out.info.normalization.std)
+    HEED_CHECK(std::isfinite(v) && v > 0.f, path, ": normalization std must be positive, got ", v);
   for (auto& [name, t] : file.tensors) {
+    // A NaN or infinite weight would give NaN logits and silently wrong predictions; heed never
+    // saves one (training stops at a non-finite loss), so the file is damaged or diverged.
+    if (t.dtype() == DType::F32) {
+      const float* p = t.f32();
+      for (int64_t i = 0; i < t.numel(); ++i)
+        HEED_CHECK(std::isfinite(p[i]), path, ": tensor '", name, "' holds ", p[i],
+                   " at element ", i, " (a damaged or diverged checkpoint)");
+    }
     if (name.rfind(kOptimizerPrefix, 0) == 0)
       out.optimizer[name.substr(std::string(kOptimizerPrefix).size())] = t;
     else
