@@ -15,6 +15,26 @@ TEST(Autograd, ChainRuleOnAClosedForm) {
   EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{1, 2, 3}));
 }
 
+TEST(Autograd, AddHandsItsGradientToOneOperandWithoutCopying) {
+  // add gives dy itself to one operand whose gradient is new (FreshGrad::kUndefined); these
+  // graphs would give wrong answers if two gradients ended up sharing that buffer.
+  Var x(Tensor::from_vector({2}, {1, 2}), true), y(Tensor::from_vector({2}, {3, 4}), true);
+  sum(add(x, x)).backward();  // the same Var twice: 2
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{2, 2}));
+  x.zero_grad();
+  sum(sub(x, x)).backward();  // 0
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0, 0}));
+  x.zero_grad();
+  // z = (x + y) * y + (x + y): d/dx = y + 1, d/dy = x + 2y + 1.
+  const Var s = add(x, y);
+  sum(add(mul(s, y), s)).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 5}));
+  EXPECT_EQ(y.grad().to_vector(), (std::vector<float>{8, 11}));
+  // The leaf gradients are separate buffers: changing one leaves the other alone.
+  x.grad().f32()[0] = 100.f;
+  EXPECT_EQ(y.grad().to_vector(), (std::vector<float>{8, 11}));
+}
+
 TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
   Var w(Tensor::from_vector({2}, {1, -1}), true);
   for (int i = 0; i < 3; ++i) sum(scale(w, 2.f)).backward();

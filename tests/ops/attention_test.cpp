@@ -88,7 +88,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{1, 2, 150, 150, 32, "cw"}, Case{2, 2, 33, 47, 16, "a"},
                       Case{2, 2, 33, 33, 48, "m"}, Case{2, 2, 70, 70, 32, "pcd"},
                       Case{2, 1, 100, 100, 16, "d"}, Case{3, 2, 66, 66, 16, "pca"},
-                      Case{1, 1, 1000, 1000, 64, "c"}),
+                      Case{1, 1, 1000, 1000, 64, "c"}, Case{2, 2, 19, 23, 40, "p"},
+                      Case{1, 3, 140, 140, 24, "c"}, Case{2, 1, 17, 17, 100, "d"}),
     [](const ::testing::TestParamInfo<Case>& param) {
       const Case& c = param.param;
       return "B" + std::to_string(c.b) + "H" + std::to_string(c.h) + "Tq" + std::to_string(c.tq) +

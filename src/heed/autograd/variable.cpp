@@ -84,10 +84,15 @@ void Var::backward(const Tensor& seed) const {
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       GradSlot* in = node->inputs[i].get();
       if (!in) continue;
-      if (!in->grad.defined()) in->grad = Tensor::zeros(node->input_shapes[i]);
+      if (!in->grad.defined() && node->fresh == FreshGrad::kZeroed)
+        in->grad = Tensor::zeros(node->input_shapes[i]);
       gx[i] = &in->grad;
     }
     if (slot->grad.defined()) node->backward(slot->grad, gx);
+    for (size_t i = 0; i < gx.size(); ++i)
+      HEED_CHECK(!gx[i] || (gx[i]->defined() && gx[i]->shape() == node->input_shapes[i]),
+                 "backward: '", node->name, "' left the gradient of input ", i,
+                 " unset or misshapen (an op recorded with FreshGrad::kUndefined must set it)");
     // Free the saved activations and the links upstream; the spent node stays so that a second
     // backward through it is reported instead of silently stopping here.
     node->backward = nullptr;
@@ -101,7 +106,7 @@ NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false;
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
 Var make_result(Tensor out, const char* name, const std::vector<const Var*>& inputs,
-                BackwardFn backward) {
+                BackwardFn backward, FreshGrad fresh) {
   bool needs = false;
   if (g_grad_enabled)
     for (const Var* v : inputs) needs = needs || (v && v->requires_grad());
@@ -113,14 +118,16 @@ Var make_result(Tensor out, const char* name, const std::vector<const Var*>& inp
     node->input_shapes.push_back(v && v->defined() ? v->shape() : Shape{});
   }
   node->backward = std::move(backward);
+  node->fresh = fresh;
   Var result(std::move(out), true);
   result.slot()->grad_fn = std::move(node);
   return result;
 }
 
 Var make_result(Tensor out, const char* name, std::initializer_list<const Var*> inputs,
-                BackwardFn backward) {
-  return make_result(std::move(out), name, std::vector<const Var*>(inputs), std::move(backward));
+                BackwardFn backward, FreshGrad fresh) {
+  return make_result(std::move(out), name, std::vector<const Var*>(inputs), std::move(backward),
+                     fresh);
 }
 
 }  // namespace heed

@@ -30,11 +30,19 @@ struct GradSlot {
 // The backward must add its contribution into every non-null gx[i].
 using BackwardFn = std::function<void(const Tensor& gy, std::span<Tensor* const> gx)>;
 
+// How a node's backward receives gradient buffers that nothing has written yet.
+enum class FreshGrad {
+  kZeroed,     // allocated and zero-filled by the engine: the backward adds into them
+  kUndefined,  // left undefined: the backward must set them to a tensor of the input's shape
+               // (ops/op_util.h: prepare_gradient), saving a zero-fill and a read per element
+};
+
 struct Node {
   const char* name;  // op name, for error messages
   std::vector<std::shared_ptr<GradSlot>> inputs;  // null where the input needs no gradient
   std::vector<Shape> input_shapes;                 // to allocate input gradients lazily
   BackwardFn backward;
+  FreshGrad fresh = FreshGrad::kZeroed;
 };
 
 class Var {
@@ -82,8 +90,8 @@ class NoGradGuard {
 // Wraps an op's output: records a Node when grad mode is on and any input requires a gradient.
 // `inputs` may contain undefined Vars (optional inputs); they get nullptr gradient buffers.
 Var make_result(Tensor out, const char* name, std::initializer_list<const Var*> inputs,
-                BackwardFn backward);
+                BackwardFn backward, FreshGrad fresh = FreshGrad::kZeroed);
 Var make_result(Tensor out, const char* name, const std::vector<const Var*>& inputs,
-                BackwardFn backward);
+                BackwardFn backward, FreshGrad fresh = FreshGrad::kZeroed);
 
 }  // namespace heed

@@ -9,8 +9,6 @@
 
 #include "heed/core/rng.h"
 #include "heed/kernels/attention_tiles.h"
-#include "heed/kernels/fast_math.h"
-#include "heed/kernels/gemm.h"
 
 namespace heed::kernels {
 
@@ -40,42 +38,6 @@ KeyRange key_range(const AttentionDims& d, const AttentionMask& m, int64_t b, in
   return {lo, std::max(lo, hi)};
 }
 
-// Scaled logits S[rows, cols] of query rows i0.. against keys j0..: masked entries become -inf.
-void masked_logits(const AttentionDims& d, const AttentionMask& m, int64_t b, int64_t h,
-                   const float* q_rows, int64_t ldq, const float* k_rows, int64_t ldk, int64_t i0,
-                   int64_t rows, int64_t j0, int64_t cols, float scale, float* s) {
-  gemm(false, true, rows, cols, d.head_dim, scale, q_rows, ldq, k_rows, ldk, 0.f, s, cols);
-  const float* add = m.additive ? m.additive + b * m.additive_batch_stride +
-                                      h * m.additive_head_stride
-                                : nullptr;
-  for (int64_t r = 0; r < rows; ++r) {
-    // Only the columns outside the row's visible range are touched: no per-element branch.
-    const KeyRange kr = key_range(d, m, b, i0 + r);
-    const int64_t first = std::clamp(kr.lo - j0, int64_t{0}, cols);
-    const int64_t last = std::clamp(kr.hi - j0, first, cols);
-    float* row = s + r * cols;
-    if (add) {
-      const float* add_row = add + (i0 + r) * d.kv_len + j0;
-#pragma omp simd
-      for (int64_t c = first; c < last; ++c) row[c] += add_row[c];
-    }
-    std::fill(row, row + first, kNegInf);
-    std::fill(row + last, row + cols, kNegInf);
-  }
-}
-
-// Applies the dropout mask of rows i0.. x keys j0.. in place (p > 0).
-void drop(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_t i0, int64_t rows,
-          int64_t j0, int64_t cols, float* x) {
-  const float keep_scale = 1.0f / (1.0f - dr.p);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t base = uint64_t((bh * d.q_len + i0 + r) * d.kv_len + j0);
-    float* row = x + r * cols;
-    for (int64_t c = 0; c < cols; ++c)
-      row[c] = random_uniform(dr.seed, base + uint64_t(c)) >= dr.p ? row[c] * keep_scale : 0.f;
-  }
-}
-
 // Masks a transposed logits tile st[c * qp + r] (query rows i0.., keys j0..) in place: entries
 // outside a query's visible range become -inf, the additive mask is added to the rest. Tiles
 // every query sees whole (most of them) are left alone.
@@ -102,7 +64,8 @@ void mask_logits_t(const AttentionDims& d, const AttentionMask& m, int64_t b, in
   }
 }
 
-// drop() for a transposed probability tile pt[c * qp + r].
+// Attention dropout on a transposed probability tile pt[c * qp + r] (query rows i0.., keys
+// j0..): the uniform draw of element (i, j) is keyed by its flat index into [B, H, Tq, Tk].
 void drop_t(const AttentionDims& d, const AttentionDropout& dr, int64_t bh, int64_t i0,
             int64_t rows, int64_t j0, int64_t cols, int64_t qp, float* pt) {
   const float keep_scale = 1.0f / (1.0f - dr.p);
@@ -156,7 +119,7 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
       const int64_t rows = std::min(kQueryTile, d.q_len - i0);
       const float* k_bh = head_ptr(k, L.k, b, h);
       const float* v_bh = head_ptr(v, L.v, b, h);
-      tiles::pack_queries(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, D, scale, qp,
+      tiles::pack_transposed(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, D, scale, qp,
                           qt.data());
       std::fill(acct.begin(), acct.end(), 0.f);
       std::fill(row_max.begin(), row_max.end(), kNegInf);
@@ -211,14 +174,24 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
     delta[size_t(r)] = acc;
   }
 
+  // With one key tile per head (sequences up to kKeyTile, e.g. a ViT) each task sees all of its
+  // rows' keys, so dQ is written in place; otherwise every thread sums into its own compact
+  // [B, H, Tq, D] copy, added in thread order at the end (deterministic for a thread count).
   const int threads = omp_get_max_threads();
-  const int64_t dq_size = bh_count * d.q_len * D;
+  const bool dq_direct = k_tiles == 1;
+  const int64_t dq_size = dq_direct ? 0 : bh_count * d.q_len * D;
   std::vector<float> dq_partial(size_t(threads) * size_t(dq_size), 0.f);
   const int64_t tasks = bh_count * k_tiles;
+  const int64_t lanes = tiles::lanes();
+  const int64_t qp = (std::min(kQueryTile, d.q_len) + lanes - 1) / lanes * lanes;
+  const float neg_inf = kNegInf;
 #pragma omp parallel num_threads(threads)
   {
     float* dq_mine = dq_partial.data() + size_t(omp_get_thread_num()) * size_t(dq_size);
-    std::vector<float> p(size_t(kQueryTile * kKeyTile)), dp(size_t(kQueryTile * kKeyTile));
+    // Lane layout (attention_tiles.h): probabilities and their gradients as [key][query].
+    const size_t tile = size_t(kKeyTile * qp), packed = size_t(D * qp), lane_count = size_t(qp);
+    std::vector<float> pt(tile), dpt(tile), dropped(dropout.p > 0.f ? tile : 0);
+    std::vector<float> qt(packed), dot(packed), lse_t(lane_count), delta_t(lane_count);
     std::vector<float> dk_acc(size_t(kKeyTile * D)), dv_acc(size_t(kKeyTile * D));
     // A fixed round-robin split (dq_mine's summation order must not depend on timing). Under a
     // causal mask early key tiles cost more; walking every other head's tiles backwards keeps
@@ -226,53 +199,49 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
 #pragma omp for schedule(static, 1)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t bh = task / k_tiles, b = bh / d.heads, h = bh % d.heads;
-      const int64_t tile = bh % 2 == 0 ? task % k_tiles : k_tiles - 1 - task % k_tiles;
-      const int64_t j0 = tile * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
+      const int64_t kt = bh % 2 == 0 ? task % k_tiles : k_tiles - 1 - task % k_tiles;
+      const int64_t j0 = kt * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
       const float* k_cols = head_ptr(k, L.k, b, h) + j0 * L.k.row;
       const float* v_cols = head_ptr(v, L.v, b, h) + j0 * L.v.row;
       std::fill(dk_acc.begin(), dk_acc.end(), 0.f);
       std::fill(dv_acc.begin(), dv_acc.end(), 0.f);
-      for (int64_t qt = 0; qt < q_tiles; ++qt) {
-        const int64_t i0 = qt * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
+      for (int64_t qt_index = 0; qt_index < q_tiles; ++qt_index) {
+        const int64_t i0 = qt_index * kQueryTile, rows = std::min(kQueryTile, d.q_len - i0);
         if (key_range(d, mask, b, i0).lo >= j0 + cols ||
             key_range(d, mask, b, i0 + rows - 1).hi <= j0)
           continue;  // no query in this tile sees these keys
         const float* q_rows = head_ptr(q, L.q, b, h) + i0 * L.q.row;
         const float* do_rows = head_ptr(dout, L.o, b, h) + i0 * L.o.row;
-        // P = exp(S - lse): the forward's probabilities, recomputed.
-        masked_logits(d, mask, b, h, q_rows, L.q.row, k_cols, L.k.row, i0, rows, j0, cols, scale,
-                      p.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          const float l = lse[bh * d.q_len + i0 + r];
-          float* row = p.data() + r * cols;
-          for (int64_t c = 0; c < cols; ++c) row[c] = l == kNegInf ? 0.f : exp_approx(row[c] - l);
+        tiles::pack_transposed(q_rows, L.q.row, rows, D, scale, qp, qt.data());
+        tiles::pack_transposed(do_rows, L.o.row, rows, D, 1.f, qp, dot.data());
+        for (int64_t r = 0; r < qp; ++r) {  // padding lanes: lse -inf (P = 0), delta 0
+          lse_t[size_t(r)] = r < rows ? lse[bh * d.q_len + i0 + r] : neg_inf;
+          delta_t[size_t(r)] = r < rows ? delta[size_t(bh * d.q_len + i0 + r)] : 0.f;
         }
+        // P^T = exp(S^T - lse): the forward's probabilities, recomputed.
+        tiles::logits(k_cols, L.k.row, cols, qt.data(), qp, D, nullptr, pt.data());
+        mask_logits_t(d, mask, b, h, i0, rows, j0, cols, qp, pt.data());
+        tiles::probabilities(pt.data(), cols, qp, lse_t.data());
         // dV += dropout(P)^T dO
+        const float* p_used = pt.data();
         if (dropout.p > 0.f) {
-          std::copy(p.begin(), p.begin() + rows * cols, dp.begin());
-          drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
-          gemm(true, false, cols, D, rows, 1.f, dp.data(), cols, do_rows, L.o.row, 1.f,
-               dv_acc.data(), D);
-        } else {
-          gemm(true, false, cols, D, rows, 1.f, p.data(), cols, do_rows, L.o.row, 1.f,
-               dv_acc.data(), D);
+          std::copy(pt.begin(), pt.end(), dropped.begin());
+          drop_t(d, dropout, bh, i0, rows, j0, cols, qp, dropped.data());
+          p_used = dropped.data();
         }
-        // dP = dropout'(dO V^T); dS = P * (dP - delta)
-        gemm(false, true, rows, cols, D, 1.f, do_rows, L.o.row, v_cols, L.v.row, 0.f, dp.data(),
-             cols);
-        if (dropout.p > 0.f) drop(d, dropout, bh, i0, rows, j0, cols, dp.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          const float dl = delta[size_t(bh * d.q_len + i0 + r)];
-          float* ds = dp.data() + r * cols;
-          const float* pr = p.data() + r * cols;
-#pragma omp simd
-          for (int64_t c = 0; c < cols; ++c) ds[c] = pr[c] * (ds[c] - dl);
-        }
-        // dK += scale dS^T Q,  dQ += scale dS K
-        gemm(true, false, cols, D, rows, scale, dp.data(), cols, q_rows, L.q.row, 1.f,
-             dk_acc.data(), D);
-        gemm(false, false, rows, D, cols, scale, dp.data(), cols, k_cols, L.k.row, 1.f,
-             dq_mine + (bh * d.q_len + i0) * D, D);
+        tiles::accumulate_rows(cols, D, rows, p_used, qp, 1, do_rows, L.o.row, dv_acc.data(), D);
+        // dP^T = dropout'(V dO^T); dS^T = scale * P^T * (dP^T - delta)
+        tiles::logits(v_cols, L.v.row, cols, dot.data(), qp, D, nullptr, dpt.data());
+        if (dropout.p > 0.f) drop_t(d, dropout, bh, i0, rows, j0, cols, qp, dpt.data());
+        tiles::softmax_backward(pt.data(), dpt.data(), cols, qp, delta_t.data(), scale);
+        // dK += dS^T Q,  dQ += dS K
+        tiles::accumulate_rows(cols, D, rows, dpt.data(), qp, 1, q_rows, L.q.row, dk_acc.data(), D);
+        if (dq_direct)
+          tiles::accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
+                                 head_ptr(dq, L.q, b, h) + i0 * L.q.row, L.q.row);
+        else
+          tiles::accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
+                                 dq_mine + (bh * d.q_len + i0) * D, D);
       }
       for (int64_t c = 0; c < cols; ++c) {
         float* dk_row = head_ptr(dk, L.k, b, h) + (j0 + c) * L.k.row;
@@ -284,6 +253,7 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
       }
     }
   }
+  if (dq_direct) return;
   // dQ partials are compact [B, H, Tq, D]; add them in thread order into dq's layout.
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < bh_count * d.q_len; ++r) {

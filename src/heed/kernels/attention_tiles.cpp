@@ -80,6 +80,43 @@ void values_block(const float* v, int64_t ldv, int64_t cols, const float* pt, in
     for (int c = 0; c < VECS; ++c) hn::StoreU(acc[r][c], d, acct + r * qp + c * n);
 }
 
+// c[r][c-th vector] += sum_k a(r, k) * b[k][...] for a ROWS x VECS block of C.
+template <int ROWS, int VECS>
+void rows_block(int64_t depth, const float* a, int64_t a_m, int64_t a_k, const float* b,
+                int64_t ldb, float* c, int64_t ldc) {
+  const Df d;
+  const int64_t n = int64_t(hn::Lanes(d));
+  Vf acc[ROWS][VECS];
+  for (int r = 0; r < ROWS; ++r)
+    for (int v = 0; v < VECS; ++v) acc[r][v] = hn::LoadU(d, c + r * ldc + v * n);
+  for (int64_t k = 0; k < depth; ++k) {
+    Vf bv[VECS];
+    for (int v = 0; v < VECS; ++v) bv[v] = hn::LoadU(d, b + k * ldb + v * n);
+    for (int r = 0; r < ROWS; ++r) {
+      const Vf av = hn::Set(d, a[r * a_m + k * a_k]);
+      for (int v = 0; v < VECS; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < ROWS; ++r)
+    for (int v = 0; v < VECS; ++v) hn::StoreU(acc[r][v], d, c + r * ldc + v * n);
+}
+
+// All rows of C for the vector columns [col, col + VECS * lanes): blocks of 6 (4 vectors) or
+// 12 rows (fewer vectors), then 4, 2, 1.
+template <int VECS>
+void rows_panel(int64_t rows, int64_t depth, const float* a, int64_t a_m, int64_t a_k,
+                const float* b, int64_t ldb, float* c, int64_t ldc) {
+  constexpr int kRows = VECS >= 4 ? 6 : 12;
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows)
+    rows_block<kRows, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+  for (; r + 4 <= rows; r += 4)
+    rows_block<4, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+  for (; r + 2 <= rows; r += 2)
+    rows_block<2, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+  for (; r < rows; ++r) rows_block<1, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+}
+
 // Walks a [rows][qp] output in ROWS x (VECS vectors) blocks, then smaller ones.
 // `block(row, lane, rows_tag, vecs_tag)` computes one block; a block of lanes stops at the
 // largest key_end of its vectors when key_end is given.
@@ -118,8 +155,8 @@ void dispatch(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) {
 
 int64_t lanes() { return int64_t(hn::Lanes(Df())); }
 
-void pack_queries(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
-                  int64_t qp, float* qt) {
+void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
+                     int64_t qp, float* qt) {
   for (int64_t e = 0; e < head_dim; ++e) {
     float* out = qt + e * qp;
     for (int64_t i = 0; i < rows; ++i) out[i] = scale * q[i * ldq + e];
@@ -172,6 +209,53 @@ void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* p
     }
     values_block<ROWS, VECS>(v + e, ldv, used, pt + i, qp, rescale + i, acct + e * qp + i);
   });
+}
+
+void probabilities(float* st, int64_t cols, int64_t qp, const float* lse) {
+  const Df d;
+  const int64_t n = lanes();
+  const Vf neg_inf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < qp; i += n) {
+    const Vf l = hn::LoadU(d, lse + i);
+    const auto dead = hn::Eq(l, neg_inf);
+    const Vf shift = hn::IfThenZeroElse(dead, l);
+    for (int64_t j = 0; j < cols; ++j) {
+      float* row = st + j * qp + i;
+      hn::StoreU(hn::IfThenZeroElse(dead, exp_vec(d, hn::Sub(hn::LoadU(d, row), shift))), d, row);
+    }
+  }
+}
+
+void softmax_backward(const float* pt, float* dpt, int64_t cols, int64_t qp, const float* delta,
+                      float scale) {
+  const Df d;
+  const int64_t n = lanes();
+  const Vf s = hn::Set(d, scale);
+  for (int64_t i = 0; i < qp; i += n) {
+    const Vf dl = hn::LoadU(d, delta + i);
+    for (int64_t j = 0; j < cols; ++j) {
+      const Vf p = hn::Mul(hn::LoadU(d, pt + j * qp + i), s);
+      hn::StoreU(hn::Mul(p, hn::Sub(hn::LoadU(d, dpt + j * qp + i), dl)), d, dpt + j * qp + i);
+    }
+  }
+}
+
+void accumulate_rows(int64_t rows, int64_t width, int64_t depth, const float* a, int64_t a_m,
+                     int64_t a_k, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  const int64_t n = lanes();
+  int64_t col = 0;
+  for (; col + 4 * n <= width; col += 4 * n)
+    rows_panel<4>(rows, depth, a, a_m, a_k, b + col, ldb, c + col, ldc);
+  for (; col + 2 * n <= width; col += 2 * n)
+    rows_panel<2>(rows, depth, a, a_m, a_k, b + col, ldb, c + col, ldc);
+  for (; col + n <= width; col += n)
+    rows_panel<1>(rows, depth, a, a_m, a_k, b + col, ldb, c + col, ldc);
+  // Columns past the last whole vector (head dims that are not a multiple of the width).
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < depth; ++k) {
+      const float av = a[r * a_m + k * a_k];
+      for (int64_t x = col; x < width; ++x) c[r * ldc + x] += av * b[k * ldb + x];
+    }
 }
 
 }  // namespace heed::kernels::tiles

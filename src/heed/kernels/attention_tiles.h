@@ -23,9 +23,10 @@ namespace heed::kernels::tiles {
 // Floats per vector register on the compiled target (16 with AVX-512).
 int64_t lanes();
 
-// qt[e * qp + i] = scale * q[i * ldq + e] for i < rows, 0 for rows <= i < qp.
-void pack_queries(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
-                  int64_t qp, float* qt);
+// qt[e * qp + i] = scale * q[i * ldq + e] for i < rows, 0 for rows <= i < qp (queries, or the
+// output gradient in the backward).
+void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
+                     int64_t qp, float* qt);
 
 // key_end (optional, one entry per vector of lanes): no lane of vector v sees keys
 // j >= key_end[v] (causal diagonal, padding). logits leaves those rows of the vector's block
@@ -46,5 +47,22 @@ void online_softmax(float* st, int64_t cols, int64_t qp, float* row_max, float* 
 void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* pt, int64_t qp,
                        int64_t head_dim, const int64_t* key_end, const float* rescale,
                        float* acct);
+
+// Backward pieces.
+
+// st[j * qp + i] = exp(st[j * qp + i] - lse[i]): the forward's probabilities from its logits;
+// 0 in lanes whose lse is -inf (fully masked rows).
+void probabilities(float* st, int64_t cols, int64_t qp, const float* lse);
+
+// dpt[j * qp + i] = scale * pt[j * qp + i] * (dpt[j * qp + i] - delta[i]): the softmax backward
+// (delta = rowsum(dO * O)), times the logit scale so that dQ and dK need no further scaling.
+void softmax_backward(const float* pt, float* dpt, int64_t cols, int64_t qp, const float* delta,
+                      float scale);
+
+// c[m * ldc + n] += sum_k a[m * a_m + k * a_k] * b[k * ldb + n] for m < rows, n < width,
+// k < depth: A is read through strides (so a transposed lane-layout tile serves as A or A^T), B
+// and C by rows. Used for dV += P^T dO, dK += dS^T Q and dQ += dS K.
+void accumulate_rows(int64_t rows, int64_t width, int64_t depth, const float* a, int64_t a_m,
+                     int64_t a_k, const float* b, int64_t ldb, float* c, int64_t ldc);
 
 }  // namespace heed::kernels::tiles

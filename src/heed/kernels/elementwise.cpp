@@ -30,12 +30,19 @@ void gelu_forward(const float* x, float* y, int64_t n) {
 }
 
 // d/dx [x Phi(x)] = Phi(x) + x phi(x)
-void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n, bool accumulate) {
+  // The flag selects a whole loop, so neither loop branches per element.
+  auto grad = [](float xi, float dyi) {
+    const float cdf = 0.5f * (1.0f + erf_approx(xi * 0.70710678f));
+    const float pdf = 0.39894228f * exp_approx(-0.5f * xi * xi);
+    return dyi * (cdf + xi * pdf);
+  };
+  if (accumulate) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const float cdf = 0.5f * (1.0f + erf_approx(x[i] * 0.70710678f));
-    const float pdf = 0.39894228f * exp_approx(-0.5f * x[i] * x[i]);
-    dx[i] += dy[i] * (cdf + x[i] * pdf);
+    for (int64_t i = 0; i < n; ++i) dx[i] += grad(x[i], dy[i]);
+  } else {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) dx[i] = grad(x[i], dy[i]);
   }
 }
 

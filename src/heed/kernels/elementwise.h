@@ -10,7 +10,8 @@ void axpy(float alpha, const float* x, float* y, int64_t n);         // y += alp
 void scale(const float* x, float s, float* y, int64_t n);            // y = s * x
 
 void gelu_forward(const float* x, float* y, int64_t n);              // x * Phi(x), erf form
-void gelu_backward(const float* x, const float* dy, float* dx, int64_t n);
+// accumulate = false overwrites dx instead (a gradient buffer nothing has written yet).
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t n, bool accumulate = true);
 void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* x, const float* dy, float* dx, int64_t n);
 void tanh_forward(const float* x, float* y, int64_t n);

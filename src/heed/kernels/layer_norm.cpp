@@ -34,7 +34,7 @@ void layer_norm_forward(const float* x, const float* w, const float* b, float* y
 // so results are identical run to run for a given thread count.
 void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd,
                          const float* dy, float* dx, float* dw, float* db, int64_t rows,
-                         int64_t cols) {
+                         int64_t cols, bool accumulate_dx) {
   const int threads = rows * cols > (1 << 14) ? omp_get_max_threads() : 1;
   std::vector<float> partial(dw || db ? size_t(threads) * 2 * cols : 0, 0.f);
 #pragma omp parallel num_threads(threads)
@@ -58,9 +58,15 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
       gx_mean /= float(cols);
       if (dx) {
         float* dxr = dx + r * cols;
+        if (accumulate_dx) {
 #pragma omp simd
-        for (int64_t j = 0; j < cols; ++j)
-          dxr[j] += rs * (dyr[j] * w[j] - g_mean - (xr[j] - mu) * rs * gx_mean);
+          for (int64_t j = 0; j < cols; ++j)
+            dxr[j] += rs * (dyr[j] * w[j] - g_mean - (xr[j] - mu) * rs * gx_mean);
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < cols; ++j)
+            dxr[j] = rs * (dyr[j] * w[j] - g_mean - (xr[j] - mu) * rs * gx_mean);
+        }
       }
       if (pw) {
 #pragma omp simd

@@ -10,8 +10,9 @@ namespace heed::kernels {
 void layer_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean,
                         float* rstd, int64_t rows, int64_t cols, float eps);
 
+// accumulate_dx = false overwrites dx instead of adding (a buffer nothing has written yet).
 void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd,
                          const float* dy, float* dx, float* dw, float* db, int64_t rows,
-                         int64_t cols);
+                         int64_t cols, bool accumulate_dx = true);
 
 }  // namespace heed::kernels

@@ -1,10 +1,9 @@
 // add and sub with broadcasting: y = a + sign * b. They share one file because sub is add with
 // the sign of b's gradient flipped; the gradient of a broadcast operand is summed over the
 // dimensions it was stretched along.
-#include <algorithm>
-
 #include "heed/kernels/broadcast.h"
 #include "heed/kernels/elementwise.h"
+#include "heed/kernels/reduce.h"
 #include "heed/ops/op_util.h"
 #include "heed/ops/ops.h"
 
@@ -46,37 +45,47 @@ Var add_signed(const Var& a_var, const Var& b_var, float sign, const char* op) {
       yp[i] = ap[ia] + sign * bp[ib];
     });
   }
-  return make_result(y, op, {&a_var, &b_var},
-                     [plan, sign, suffix](const Tensor& gy, std::span<Tensor* const> gx) {
-    const float* g = gy.f32();
-    float* ga = gx[0] ? gx[0]->f32() : nullptr;
-    float* gb = gx[1] ? gx[1]->f32() : nullptr;
-    if (ga && gx[0]->shape() == plan.out) {
-      kernels::add_inplace(ga, g, gy.numel());
-      ga = nullptr;
-    }
-    if (gb && gx[1]->shape() == plan.out) {
-      kernels::axpy(sign, g, gb, gy.numel());
-      gb = nullptr;
-    }
-    if (gb && suffix > 0) {  // sum the rows of dy [rows, suffix]: parallel over column blocks
-      const int64_t rows = gy.numel() / suffix;
-      constexpr int64_t kBlock = 256;
-#pragma omp parallel for schedule(static) if (gy.numel() > (1 << 15) && suffix > kBlock)
-      for (int64_t j0 = 0; j0 < suffix; j0 += kBlock) {
-        const int64_t j1 = std::min(suffix, j0 + kBlock);
-        for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) gb[j] += sign * g[r * suffix + j];
-      }
-      gb = nullptr;
-    }
-    if (ga || gb)
-      kernels::for_each_broadcast(plan, [&](int64_t i, int64_t ia, int64_t ib) {
-        if (ga) ga[ia] += g[i];
-        if (gb) gb[ib] += sign * g[i];
-      });
-  });
+  const Shape a_shape = a.shape(), b_shape = b.shape();
+  return make_result(
+      y, op, {&a_var, &b_var},
+      [plan, sign, suffix, a_shape, b_shape](const Tensor& gy, std::span<Tensor* const> gx) {
+        // One full-shape operand that has no gradient yet takes dy itself: no copy, no pass.
+        // Safe because the engine drops dy right after this node, so that operand's gradient
+        // is the buffer's only holder; never both operands, or accumulating into one would
+        // change the other. (If a and b are the same Var, b's contribution is added into the
+        // shared buffer in place, element by element.)
+        bool dy_taken = false;
+        if (gx[0] && a_shape == plan.out && !gx[0]->defined()) {
+          *gx[0] = gy;
+          dy_taken = true;
+        } else if (gx[0] && a_shape == plan.out) {
+          kernels::add_inplace(gx[0]->f32(), gy.f32(), gy.numel());
+        }
+        if (gx[1] && b_shape == plan.out && !gx[1]->defined() && sign == 1.f && !dy_taken) {
+          *gx[1] = gy;
+        } else if (gx[1] && b_shape == plan.out) {
+          if (detail::prepare_gradient(gx[1], b_shape) == 0.f)
+            kernels::scale(gy.f32(), sign, gx[1]->f32(), gy.numel());
+          else
+            kernels::axpy(sign, gy.f32(), gx[1]->f32(), gy.numel());
+        }
+        // Broadcast operands: zeroed when new, then summed into.
+        for (int i : {0, 1})
+          if (gx[i] && !gx[i]->defined()) *gx[i] = Tensor::zeros(i == 0 ? a_shape : b_shape);
+        const float* g = gy.f32();
+        float* ga = gx[0] && a_shape != plan.out ? gx[0]->f32() : nullptr;
+        float* gb = gx[1] && b_shape != plan.out ? gx[1]->f32() : nullptr;
+        if (gb && suffix > 0) {  // sum the rows of dy [rows, suffix]
+          kernels::sum_rows(g, gy.numel() / suffix, suffix, sign, gb);
+          gb = nullptr;
+        }
+        if (ga || gb)
+          kernels::for_each_broadcast(plan, [&](int64_t i, int64_t ia, int64_t ib) {
+            if (ga) ga[ia] += g[i];
+            if (gb) gb[ib] += sign * g[i];
+          });
+      },
+      FreshGrad::kUndefined);
 }
 }  // namespace
 

@@ -18,12 +18,19 @@ Var layer_norm(const Var& x_var, const Var& w_var, const Var& b_var, float eps) 
   Tensor mean = Tensor::empty({rows}), rstd = Tensor::empty({rows});
   kernels::layer_norm_forward(x.f32(), w.f32(), b.f32(), y.f32(), mean.f32(), rstd.f32(), rows, cols,
                               eps);
-  return make_result(y, "layer_norm", {&x_var, &w_var, &b_var},
-                     [x, w, mean, rstd, rows, cols](const Tensor& gy, std::span<Tensor* const> gx) {
-    kernels::layer_norm_backward(x.f32(), w.f32(), mean.f32(), rstd.f32(), gy.f32(),
-                                 gx[0] ? gx[0]->f32() : nullptr, gx[1] ? gx[1]->f32() : nullptr,
-                                 gx[2] ? gx[2]->f32() : nullptr, rows, cols);
-  });
+  return make_result(
+      y, "layer_norm", {&x_var, &w_var, &b_var},
+      [x, w, mean, rstd, rows, cols](const Tensor& gy, std::span<Tensor* const> gx) {
+        // dx can be written fresh; the small dw and db are zeroed when new and summed into.
+        const bool accumulate_dx = !gx[0] || detail::prepare_gradient(gx[0], x.shape()) != 0.f;
+        for (int i : {1, 2})
+          if (gx[i] && !gx[i]->defined()) *gx[i] = Tensor::zeros({cols});
+        kernels::layer_norm_backward(x.f32(), w.f32(), mean.f32(), rstd.f32(), gy.f32(),
+                                     gx[0] ? gx[0]->f32() : nullptr,
+                                     gx[1] ? gx[1]->f32() : nullptr,
+                                     gx[2] ? gx[2]->f32() : nullptr, rows, cols, accumulate_dx);
+      },
+      FreshGrad::kUndefined);
 }
 
 }  // namespace heed

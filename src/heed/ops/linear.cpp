@@ -1,5 +1,6 @@
 // linear: y = x W^T + b, the workhorse of every projection.
 #include "heed/kernels/gemm.h"
+#include "heed/kernels/reduce.h"
 #include "heed/ops/op_util.h"
 #include "heed/ops/ops.h"
 
@@ -27,20 +28,26 @@ Var linear(const Var& x_var, const Var& w_var, const Var& b_var) {
   kernels::gemm(false, true, rows, out, in, 1.f, x.f32(), in, w.f32(), in, b.defined() ? 1.f : 0.f,
                 yp, out);
 
-  return make_result(y, "linear", {&x_var, &w_var, &b_var},
-                     [x, w, rows, in, out](const Tensor& gy, std::span<Tensor* const> gx) {
-    if (gx[0])  // dx = dy W
-      kernels::gemm(false, false, rows, in, out, 1.f, gy.f32(), out, w.f32(), in, 1.f,
-                    gx[0]->f32(), in);
-    if (gx[1])  // dW = dy^T x
-      kernels::gemm(true, false, out, in, rows, 1.f, gy.f32(), out, x.f32(), in, 1.f,
-                    gx[1]->f32(), in);
-    if (gx[2]) {  // db = column sums of dy = ones[1, rows] dy: a GEMM, so threaded and vectorised
-      const Tensor ones = Tensor::full({rows}, 1.f);
-      kernels::gemm(false, false, 1, out, rows, 1.f, ones.f32(), rows, gy.f32(), out, 1.f,
-                    gx[2]->f32(), out);
-    }
-  });
+  return make_result(
+      y, "linear", {&x_var, &w_var, &b_var},
+      [x, w, b, rows, in, out](const Tensor& gy, std::span<Tensor* const> gx) {
+        // New gradient buffers are written with beta = 0 (the GEMM does not read C then).
+        if (gx[0]) {  // dx = dy W
+          const float beta = detail::prepare_gradient(gx[0], x.shape());
+          kernels::gemm(false, false, rows, in, out, 1.f, gy.f32(), out, w.f32(), in, beta,
+                        gx[0]->f32(), in);
+        }
+        if (gx[1]) {  // dW = dy^T x
+          const float beta = detail::prepare_gradient(gx[1], w.shape());
+          kernels::gemm(true, false, out, in, rows, 1.f, gy.f32(), out, x.f32(), in, beta,
+                        gx[1]->f32(), in);
+        }
+        if (gx[2]) {  // db = column sums of dy
+          if (!gx[2]->defined()) *gx[2] = Tensor::zeros(b.shape());
+          kernels::sum_rows(gy.f32(), rows, out, 1.f, gx[2]->f32());
+        }
+      },
+      FreshGrad::kUndefined);
 }
 
 }  // namespace heed

@@ -13,4 +13,14 @@ inline Tensor f32_input(const Var& v, const char* op, const char* arg) {
   return v.value().contiguous();
 }
 
+// For backwards recorded with FreshGrad::kUndefined: readies *g for input gradient of `shape`
+// and returns the beta to write it with. 1 when it already holds contributions (add to them);
+// 0 when it was undefined: it is now allocated, uninitialised, and every element must be
+// written.
+inline float prepare_gradient(Tensor* g, const Shape& shape) {
+  if (g->defined()) return 1.f;
+  *g = Tensor::empty(shape);
+  return 0.f;
+}
+
 }  // namespace heed::detail
