@@ -9,6 +9,7 @@
 #include "heed/ops/ops.h"
 #include "heed/optim/adamw.h"
 #include "heed/train/config_json.h"
+#include "heed/train/data_parallel.h"
 #include "heed/train/image_classifier.h"
 
 namespace heed::cli {
@@ -41,20 +42,20 @@ void run(const VitBenchArgs& a) {
   Tensor y = Tensor::empty({batch}, DType::I64);
   for (int64_t i = 0; i < batch; ++i) y.i64()[i] = int64_t(rng.below(uint64_t(a.classes)));
   std::vector<double> train_s, infer_s;
+  // As `heed train` and `heed eval` run it: one replica per thread (train/data_parallel.h).
+  train::DataParallel parallel(model, num_threads());
   model.train();
   for (int64_t s = 0; s < a.steps + 2; ++s) {  // two warm-up steps
     const auto t0 = std::chrono::steady_clock::now();
-    Var loss = cross_entropy(model.forward(Var(x)), y);
-    loss.backward();
+    parallel.train_step(x, y, {});
     optimizer.step();
     optimizer.zero_grad();
     if (s >= 2) train_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   model.eval();
-  NoGradGuard no_grad;
   for (int64_t s = 0; s < a.steps + 2; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
-    model.forward(Var(x));
+    parallel.predict(x);
     if (s >= 2) infer_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   const double train_ips = double(batch) / median(train_s), infer_ips = double(batch) / median(infer_s);

@@ -37,58 +37,29 @@ Vf exp_vec(Df d, Vf x) {
                         result);
 }
 
-// Accumulator blocks: ROWS x VECS vectors stay in registers (24 of AVX-512's 32).
-template <int ROWS, int VECS>
-void logits_block(const float* k, int64_t ldk, const float* qt, int64_t qp, int64_t head_dim,
-                  float* st) {
+// What a block of C starts from: zero (C is overwritten), C, or C times a per-lane scale.
+enum class Start { kZero, kC, kScaledC };
+
+// c[r][lane] (= or +=) sum_k a[r * a_m + k * a_k] * b[k * ldb + lane] for a block of ROWS rows
+// and VECS vectors of lanes, the accumulators in registers (24 of AVX-512's 32). A is read
+// through strides, one broadcast per element, so K, V or a transposed tile serve in place.
+template <int ROWS, int VECS, Start START>
+void block(int64_t depth, const float* a, int64_t a_m, int64_t a_k, const float* b, int64_t ldb,
+           float* c, int64_t ldc, const float* lane_scale) {
   const Df d;
   const int64_t n = int64_t(hn::Lanes(d));
   Vf acc[ROWS][VECS];
-  for (int r = 0; r < ROWS; ++r)
-    for (int c = 0; c < VECS; ++c) acc[r][c] = hn::Zero(d);
-  for (int64_t e = 0; e < head_dim; ++e) {
-    Vf b[VECS];
-    for (int c = 0; c < VECS; ++c) b[c] = hn::LoadU(d, qt + e * qp + c * n);
+  for (int v = 0; v < VECS; ++v) {
+    const Vf s = START == Start::kScaledC ? hn::LoadU(d, lane_scale + v * n) : hn::Zero(d);
     for (int r = 0; r < ROWS; ++r) {
-      const Vf a = hn::Set(d, k[r * ldk + e]);
-      for (int c = 0; c < VECS; ++c) acc[r][c] = hn::MulAdd(a, b[c], acc[r][c]);
+      if constexpr (START == Start::kZero)
+        acc[r][v] = hn::Zero(d);
+      else if constexpr (START == Start::kC)
+        acc[r][v] = hn::LoadU(d, c + r * ldc + v * n);
+      else
+        acc[r][v] = hn::Mul(hn::LoadU(d, c + r * ldc + v * n), s);
     }
   }
-  for (int r = 0; r < ROWS; ++r)
-    for (int c = 0; c < VECS; ++c) hn::StoreU(acc[r][c], d, st + r * qp + c * n);
-}
-
-template <int ROWS, int VECS>
-void values_block(const float* v, int64_t ldv, int64_t cols, const float* pt, int64_t qp,
-                  const float* rescale, float* acct) {
-  const Df d;
-  const int64_t n = int64_t(hn::Lanes(d));
-  Vf acc[ROWS][VECS];
-  for (int c = 0; c < VECS; ++c) {
-    const Vf s = hn::LoadU(d, rescale + c * n);
-    for (int r = 0; r < ROWS; ++r) acc[r][c] = hn::Mul(hn::LoadU(d, acct + r * qp + c * n), s);
-  }
-  for (int64_t j = 0; j < cols; ++j) {
-    Vf b[VECS];
-    for (int c = 0; c < VECS; ++c) b[c] = hn::LoadU(d, pt + j * qp + c * n);
-    for (int r = 0; r < ROWS; ++r) {
-      const Vf a = hn::Set(d, v[j * ldv + r]);
-      for (int c = 0; c < VECS; ++c) acc[r][c] = hn::MulAdd(a, b[c], acc[r][c]);
-    }
-  }
-  for (int r = 0; r < ROWS; ++r)
-    for (int c = 0; c < VECS; ++c) hn::StoreU(acc[r][c], d, acct + r * qp + c * n);
-}
-
-// c[r][c-th vector] += sum_k a(r, k) * b[k][...] for a ROWS x VECS block of C.
-template <int ROWS, int VECS>
-void rows_block(int64_t depth, const float* a, int64_t a_m, int64_t a_k, const float* b,
-                int64_t ldb, float* c, int64_t ldc) {
-  const Df d;
-  const int64_t n = int64_t(hn::Lanes(d));
-  Vf acc[ROWS][VECS];
-  for (int r = 0; r < ROWS; ++r)
-    for (int v = 0; v < VECS; ++v) acc[r][v] = hn::LoadU(d, c + r * ldc + v * n);
   for (int64_t k = 0; k < depth; ++k) {
     Vf bv[VECS];
     for (int v = 0; v < VECS; ++v) bv[v] = hn::LoadU(d, b + k * ldb + v * n);
@@ -101,6 +72,31 @@ void rows_block(int64_t depth, const float* a, int64_t a_m, int64_t a_k, const f
     for (int v = 0; v < VECS; ++v) hn::StoreU(acc[r][v], d, c + r * ldc + v * n);
 }
 
+// block<..., Start::kC> for one partial vector of columns (the first `width` < lanes): B's and C's rows go
+// through zero-padded copies, so nothing outside the [rows, width] block is read or written on
+// any target (masked loads may read whole vectors on SSE4).
+template <int ROWS>
+void rows_block_tail(int64_t width, int64_t depth, const float* a, int64_t a_m, int64_t a_k,
+                     const float* b, int64_t ldb, float* c, int64_t ldc) {
+  const Df d;
+  constexpr size_t kMax = HWY_MAX_BYTES / sizeof(float);
+  HWY_ALIGN float buffer[kMax] = {};
+  Vf acc[ROWS];
+  for (int r = 0; r < ROWS; ++r) {
+    std::copy(c + r * ldc, c + r * ldc + width, buffer);
+    acc[r] = hn::Load(d, buffer);
+  }
+  for (int64_t k = 0; k < depth; ++k) {
+    std::copy(b + k * ldb, b + k * ldb + width, buffer);
+    const Vf bv = hn::Load(d, buffer);
+    for (int r = 0; r < ROWS; ++r) acc[r] = hn::MulAdd(hn::Set(d, a[r * a_m + k * a_k]), bv, acc[r]);
+  }
+  for (int r = 0; r < ROWS; ++r) {
+    hn::Store(acc[r], d, buffer);
+    std::copy(buffer, buffer + width, c + r * ldc);
+  }
+}
+
 // All rows of C for the vector columns [col, col + VECS * lanes): blocks of 6 (4 vectors) or
 // 12 rows (fewer vectors), then 4, 2, 1.
 template <int VECS>
@@ -109,12 +105,13 @@ void rows_panel(int64_t rows, int64_t depth, const float* a, int64_t a_m, int64_
   constexpr int kRows = VECS >= 4 ? 6 : 12;
   int64_t r = 0;
   for (; r + kRows <= rows; r += kRows)
-    rows_block<kRows, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+    block<kRows, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
   for (; r + 4 <= rows; r += 4)
-    rows_block<4, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+    block<4, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
   for (; r + 2 <= rows; r += 2)
-    rows_block<2, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
-  for (; r < rows; ++r) rows_block<1, VECS>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc);
+    block<2, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
+  for (; r < rows; ++r)
+    block<1, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
 }
 
 // Walks a [rows][qp] output in ROWS x (VECS vectors) blocks, then smaller ones.
@@ -167,7 +164,8 @@ void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim
 void logits(const float* k, int64_t ldk, int64_t cols, const float* qt, int64_t qp,
             int64_t head_dim, const int64_t* key_end, float* st) {
   dispatch(cols, qp, key_end, [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
-    logits_block<ROWS, VECS>(k + j * ldk, ldk, qt + i, qp, head_dim, st + j * qp + i);
+    block<ROWS, VECS, Start::kZero>(head_dim, k + j * ldk, ldk, 1, qt + i, qp, st + j * qp + i,
+                                    qp, nullptr);
   });
 }
 
@@ -207,7 +205,8 @@ void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* p
       used = 0;
       for (int c = 0; c < VECS; ++c) used = std::max(used, key_end[i / n + c]);
     }
-    values_block<ROWS, VECS>(v + e, ldv, used, pt + i, qp, rescale + i, acct + e * qp + i);
+    block<ROWS, VECS, Start::kScaledC>(used, v + e, 1, ldv, pt + i, qp, acct + e * qp + i, qp,
+                                       rescale + i);
   });
 }
 
@@ -251,11 +250,15 @@ void accumulate_rows(int64_t rows, int64_t width, int64_t depth, const float* a,
   for (; col + n <= width; col += n)
     rows_panel<1>(rows, depth, a, a_m, a_k, b + col, ldb, c + col, ldc);
   // Columns past the last whole vector (head dims that are not a multiple of the width).
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < depth; ++k) {
-      const float av = a[r * a_m + k * a_k];
-      for (int64_t x = col; x < width; ++x) c[r * ldc + x] += av * b[k * ldb + x];
-    }
+  if (col < width) {
+    int64_t r = 0;
+    for (; r + 8 <= rows; r += 8)
+      rows_block_tail<8>(width - col, depth, a + r * a_m, a_m, a_k, b + col, ldb,
+                         c + r * ldc + col, ldc);
+    for (; r < rows; ++r)
+      rows_block_tail<1>(width - col, depth, a + r * a_m, a_m, a_k, b + col, ldb,
+                         c + r * ldc + col, ldc);
+  }
 }
 
 }  // namespace heed::kernels::tiles

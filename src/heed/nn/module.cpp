@@ -63,10 +63,24 @@ void Module::train(bool on) {
 
 namespace {
 uint64_t g_seed = 0, g_draws = 0;
+struct ThreadStream {
+  bool active = false;
+  uint64_t key = 0, draws = 0;
+};
+thread_local ThreadStream t_stream;
 }  // namespace
 
 void manual_seed(uint64_t seed) { g_seed = seed, g_draws = 0; }
-uint64_t next_seed() { return random_bits(g_seed ^ 0x5eed5eed5eedull, g_draws++); }
+uint64_t next_seed() {
+  if (t_stream.active) return random_bits(t_stream.key, t_stream.draws++);
+  return random_bits(g_seed ^ 0x5eed5eed5eedull, g_draws++);
+}
+
+SeedStream::SeedStream(uint64_t base, uint64_t stream) {
+  HEED_CHECK(!t_stream.active, "SeedStream: one is already active on this thread");
+  t_stream = {true, random_bits(base, stream), 0};
+}
+SeedStream::~SeedStream() { t_stream = {}; }
 std::pair<uint64_t, uint64_t> seed_state() { return {g_seed, g_draws}; }
 void set_seed_state(std::pair<uint64_t, uint64_t> state) { g_seed = state.first, g_draws = state.second; }
 

@@ -50,6 +50,17 @@ uint64_t next_seed();
 std::pair<uint64_t, uint64_t> seed_state();  // (seed, draws)
 void set_seed_state(std::pair<uint64_t, uint64_t> state);
 
+// While one is alive, next_seed() on the creating thread draws from its own stream, keyed by
+// (base, stream), instead of the global one: data-parallel replicas (train/data_parallel.h)
+// draw reproducible seeds concurrently. Not nestable on one thread.
+class SeedStream {
+ public:
+  SeedStream(uint64_t base, uint64_t stream);
+  ~SeedStream();
+  SeedStream(const SeedStream&) = delete;
+  SeedStream& operator=(const SeedStream&) = delete;
+};
+
 // Initialisers (timm's ViT scheme uses truncated normal std 0.02).
 Tensor trunc_normal(const Shape& shape, float stddev, Rng& rng);  // cut at +-2 stddev
 

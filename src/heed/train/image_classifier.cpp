@@ -16,6 +16,7 @@
 #include "heed/optim/schedule.h"
 #include "heed/optim/sgd.h"
 #include "heed/train/config_json.h"
+#include "heed/train/data_parallel.h"
 #include "heed/train/progress.h"
 
 namespace heed::train {
@@ -245,6 +246,7 @@ Evaluation evaluate(nn::VisionTransformer& model, const Tensor& images, const Te
   NoGradGuard no_grad;
   const bool was_training = model.training();
   model.eval();
+  DataParallel parallel(model, num_threads());
   const int64_t n = images.size(0);
   Evaluation e;
   std::vector<int64_t> truth(static_cast<size_t>(n));
@@ -253,9 +255,8 @@ Evaluation evaluate(nn::VisionTransformer& model, const Tensor& images, const Te
     const int64_t end = std::min(n, start + batch_size);
     Tensor x = images.slice(0, start, end).contiguous();
     Tensor y = labels.slice(0, start, end).contiguous();
-    Var logits = model.forward(Var(x));
-    loss_sum += double(cross_entropy(logits, y).value().item()) * double(end - start);
-    const Tensor& l = logits.value();
+    const Tensor l = parallel.predict(x);
+    loss_sum += double(cross_entropy(Var(l), y).value().item()) * double(end - start);
     const int64_t classes = l.size(1);
     for (int64_t i = 0; i < end - start; ++i) {
       const float* row = l.f32() + i * classes;
@@ -421,6 +422,7 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
     save_checkpoint(last_path, model, info, optimizer->state());
   };
   model.train();
+  DataParallel parallel(model, num_threads());  // after any resume has loaded the weights
   for (; info.epoch < config.train.epochs; ++info.epoch, info.batch = 0) {
     Progress progress(info.epoch, config.train.epochs, steps_per_epoch, config.train.log_every);
     loader.start_epoch(info.epoch, info.batch);
@@ -428,15 +430,13 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
     int64_t loss_count = 0;
     while (std::optional<data::Batch> batch = loader.next()) {
       optimizer->set_lr(optim::learning_rate(schedule, info.global_step));
-      Var loss = cross_entropy(model.forward(Var(batch->images)), batch->labels, loss_options);
-      const float value = loss.value().item();
+      const float value = parallel.train_step(batch->images, batch->labels, loss_options);
       HEED_CHECK(std::isfinite(value), "train: the loss became ", value, " at epoch ", info.epoch + 1,
                  ", step ", info.batch + 1, " (learning rate ", optimizer->lr(), "); stopping. ",
                  std::filesystem::exists(last_path)
                      ? "The last good checkpoint is " + last_path
                      : std::string("No checkpoint was written yet"),
                  "; try a lower train.lr or set train.clip_grad_norm");
-      loss.backward();
       if (config.train.clip_grad_norm > 0)
         optim::clip_grad_norm(optimizer->params(), config.train.clip_grad_norm);
       optimizer->step();

@@ -1,0 +1,153 @@
+// DataParallel against the plain single-model computation: the loss and every parameter
+// gradient of one forward/backward over the whole batch, and the logits of a no-grad forward.
+#include "heed/train/data_parallel.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "heed/core/parallel.h"
+#include "heed/core/rng.h"
+
+namespace heed::train {
+namespace {
+
+nn::VitConfig small_config() {
+  nn::VitConfig c;
+  c.image_height = c.image_width = 8;
+  c.num_classes = 3;
+  c.patch_size = 4;
+  c.dim = 16;
+  c.depth = 2;
+  c.heads = 2;
+  return c;
+}
+
+struct Batch {
+  Tensor images, labels;
+};
+
+Batch make_batch(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  Batch b{Tensor::randn({n, 1, 8, 8}, rng), Tensor::empty({n}, DType::I64)};
+  for (int64_t i = 0; i < n; ++i) b.labels.i64()[i] = int64_t(rng.below(3));
+  return b;
+}
+
+std::vector<Tensor> grads(nn::VisionTransformer& m) {
+  std::vector<Tensor> out;
+  for (auto& [name, p] : m.named_parameters()) out.push_back(p->grad().clone());
+  return out;
+}
+
+void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const std::vector<float> g = got.to_vector(), w = want.to_vector();
+  for (size_t i = 0; i < g.size(); ++i)
+    ASSERT_NEAR(g[i], w[i], 2e-6 + 1e-4 * std::abs(w[i])) << what << " element " << i;
+}
+
+// One forward/backward over the whole batch on one model, against two and three replicas
+// (uneven slices of a 7-image batch; one ignored target changes the slices' weights).
+TEST(DataParallel, MatchesOneForwardOverTheWholeBatch) {
+  Batch b = make_batch(7, 11);
+  b.labels.i64()[2] = -100;  // ignored: the mean is over the 6 others
+  CrossEntropyOptions options;
+  options.label_smoothing = 0.1f;
+
+  nn::VisionTransformer reference(small_config(), 5);
+  Var loss = cross_entropy(reference.forward(Var(b.images)), b.labels, options);
+  loss.backward();
+  const std::vector<Tensor> want = grads(reference);
+
+  for (int replicas : {2, 3}) {
+    nn::VisionTransformer model(small_config(), 5);
+    DataParallel parallel(model, replicas);
+    ASSERT_EQ(parallel.replicas(), replicas);
+    const float got_loss = parallel.train_step(b.images, b.labels, options);
+    EXPECT_NEAR(got_loss, loss.value().item(), 1e-5) << replicas << " replicas";
+    const std::vector<Tensor> got = grads(model);
+    const auto names = model.named_parameters();
+    for (size_t i = 0; i < want.size(); ++i)
+      expect_close(got[i], want[i], std::to_string(replicas) + " replicas, " + names[i].first);
+  }
+}
+
+TEST(DataParallel, GradientsAccumulateAndFollowOptimiserUpdates) {
+  const Batch b = make_batch(6, 3);
+  nn::VisionTransformer model(small_config(), 1);
+  DataParallel parallel(model, 2);
+  parallel.train_step(b.images, b.labels, {});
+  const std::vector<Tensor> once = grads(model);
+  parallel.train_step(b.images, b.labels, {});  // a second step without zero_grad adds
+  const std::vector<Tensor> twice = grads(model);
+  for (size_t i = 0; i < once.size(); ++i) {
+    const std::vector<float> a = once[i].to_vector(), c = twice[i].to_vector();
+    for (size_t j = 0; j < a.size(); ++j) ASSERT_NEAR(c[j], 2 * a[j], 1e-6 + 1e-5 * std::abs(a[j]));
+  }
+  // The replicas read the model's current values: change a weight in place, as an optimiser
+  // does, and the replicas' logits change with the model's.
+  model.eval();
+  const Tensor before = parallel.predict(b.images);
+  for (auto& [name, p] : model.named_parameters())
+    if (name == "head.bias") p->value().f32()[1] += 1.f;
+  const Tensor after = parallel.predict(b.images);
+  for (int64_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(after.at({i, 1}) - before.at({i, 1}), 1.f, 1e-5);
+    EXPECT_EQ(after.at({i, 0}), before.at({i, 0}));
+  }
+}
+
+TEST(DataParallel, PredictMatchesTheModelAndIsRepeatable) {
+  const Batch b = make_batch(5, 8);
+  nn::VisionTransformer model(small_config(), 2);
+  model.eval();
+  Tensor want;
+  {
+    NoGradGuard no_grad;
+    want = model.forward(Var(b.images)).value();
+  }
+  DataParallel parallel(model, 2);
+  const Tensor got = parallel.predict(b.images);
+  expect_close(got, want, "logits");
+  EXPECT_EQ(parallel.predict(b.images).to_vector(), got.to_vector());
+  // More replicas than images: the extra ones sit out.
+  DataParallel wide(model, 8);
+  expect_close(wide.predict(b.images.slice(0, 0, 2).contiguous()),
+               want.slice(0, 0, 2).contiguous(), "two images, eight replicas");
+}
+
+TEST(DataParallel, DropPathIsReproducibleWithTheSameSeed) {
+  nn::VitConfig c = small_config();
+  c.drop_path = 0.5f;
+  c.dropout = 0.2f;
+  const Batch b = make_batch(8, 4);
+  std::vector<std::vector<float>> runs;
+  for (int run = 0; run < 2; ++run) {
+    nn::manual_seed(42);
+    nn::VisionTransformer model(c, 3);
+    DataParallel parallel(model, 2);
+    parallel.train_step(b.images, b.labels, {});
+    parallel.train_step(b.images, b.labels, {});
+    runs.push_back(grads(model)[0].to_vector());
+    EXPECT_EQ(nn::seed_state().second, 2u) << "one global seed draw per step";
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST(DataParallel, ErrorsInAReplicaReachTheCaller) {
+  nn::VisionTransformer model(small_config(), 1);
+  DataParallel parallel(model, 2);
+  const int threads = num_threads();
+  Rng rng(1);
+  const Tensor wrong = Tensor::randn({4, 1, 6, 6}, rng);  // not 8x8
+  Tensor labels = Tensor::zeros({4}, DType::I64);
+  EXPECT_THROW(parallel.train_step(wrong, labels, {}), Error);
+  EXPECT_THROW(parallel.predict(wrong), Error);
+  EXPECT_EQ(num_threads(), threads);  // the thread count is restored; the object still works
+  const Batch b = make_batch(4, 2);
+  EXPECT_NO_THROW(parallel.train_step(b.images, b.labels, {}));
+}
+
+}  // namespace
+}  // namespace heed::train
