@@ -24,6 +24,15 @@ void scale(const float* x, float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = s * x[i];
 }
 
+void add_rows(const float* row, int64_t rows, int64_t cols, float* x) {
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* xr = x + r * cols;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) xr[j] += row[j];
+  }
+}
+
 void gelu_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));

@@ -8,6 +8,7 @@ namespace heed::kernels {
 void add_inplace(float* dst, const float* src, int64_t n);          // dst += src
 void axpy(float alpha, const float* x, float* y, int64_t n);         // y += alpha * x
 void scale(const float* x, float s, float* y, int64_t n);            // y = s * x
+void add_rows(const float* row, int64_t rows, int64_t cols, float* x);  // x[r, :] += row
 
 void gelu_forward(const float* x, float* y, int64_t n);              // x * Phi(x), erf form
 // accumulate = false overwrites dx instead (a gradient buffer nothing has written yet).
