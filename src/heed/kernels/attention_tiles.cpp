@@ -135,17 +135,22 @@ void tile_loop(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) 
 }
 
 // Chooses the widest block that divides the padded query count: 4 vectors x 6 rows, 2 x 12 or
-// 1 x 16 (24, 24 and 16 accumulators).
+// 1 x 16 (24, 24 and 16 accumulators). A ragged tile (the causal diagonal: each vector of
+// queries sees a different number of keys) takes 2-vector blocks, which skip more of it.
 template <class Block>
-void dispatch(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) {
+void dispatch(int64_t rows, int64_t qp, const int64_t* key_end, bool ragged, Block&& block) {
   const int64_t vecs = qp / lanes();
-  if (vecs % 4 == 0) {
+  if (vecs % 4 == 0 && !ragged) {
     tile_loop<4, 6>(rows, qp, key_end, block);
   } else if (vecs % 2 == 0) {
     tile_loop<2, 12>(rows, qp, key_end, block);
   } else {
     tile_loop<1, 16>(rows, qp, key_end, block);
   }
+}
+
+bool is_ragged(const int64_t* key_end, int64_t qp) {
+  return key_end && key_end[0] != key_end[qp / int64_t(hn::Lanes(Df())) - 1];
 }
 
 }  // namespace
@@ -163,7 +168,7 @@ void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim
 
 void logits(const float* k, int64_t ldk, int64_t cols, const float* qt, int64_t qp,
             int64_t head_dim, const int64_t* key_end, float* st) {
-  dispatch(cols, qp, key_end, [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
+  dispatch(cols, qp, key_end, is_ragged(key_end, qp), [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
     block<ROWS, VECS, Start::kZero>(head_dim, k + j * ldk, ldk, 1, qt + i, qp, st + j * qp + i,
                                     qp, nullptr);
   });
@@ -199,7 +204,7 @@ void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* p
   const int64_t n = lanes();
   // Rows of the output are head dimensions here; v is read at column e of each key row. The
   // dispatch walks lanes in blocks of 1, 2 or 4 vectors: keys past the block's key_end are 0.
-  dispatch(head_dim, qp, nullptr, [&]<int ROWS, int VECS>(int64_t e, int64_t i) {
+  dispatch(head_dim, qp, nullptr, is_ragged(key_end, qp), [&]<int ROWS, int VECS>(int64_t e, int64_t i) {
     int64_t used = cols;
     if (key_end) {
       used = 0;
