@@ -52,19 +52,14 @@
 #include "heed/io/safetensors.h"
 #include "heed/train/config_json.h"
 #include "heed/train/image_classifier.h"
+#include "test_util.h"
 
 namespace heed {
 namespace {
 
 namespace fs = std::filesystem;
 
-#if defined(__SANITIZE_ADDRESS__)  // GCC
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)  // Clang
-constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
+using test::kAddressSanitizer;
 
 // Run A: address space the reader may add (catches large allocations, touched or not).
 constexpr uint64_t kMemoryBudget = uint64_t{512} << 20;
@@ -125,15 +120,6 @@ void read_with(const std::string& reader, const std::string& path) {
   }
 }
 
-// A "VmSize:" / "VmRSS:" line of /proc/self/status, in bytes.
-uint64_t status_bytes(const char* field) {
-  std::ifstream status("/proc/self/status");
-  const std::string prefix = std::string(field) + ":";
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind(prefix, 0) == 0) return std::stoull(line.substr(prefix.size())) * 1024;  // kB
-  return 0;
-}
-
 struct Outcome {
   bool acceptable = false;  // success or heed::Error
   std::string text;         // what happened, for messages
@@ -144,7 +130,7 @@ struct Outcome {
 // above what is mapped (none under ASan), and reports how it ended.
 Outcome run_isolated(const std::string& reader, const std::string& path, const fs::path& log,
                      uint64_t budget) {
-  const int64_t resident_at_fork = static_cast<int64_t>(status_bytes("VmRSS"));
+  const int64_t resident_at_fork = test::proc_status_bytes("VmRSS");
   int fds[2];
   if (::pipe(fds) != 0) return {false, std::string("pipe failed: ") + std::strerror(errno)};
   const pid_t child = ::fork();
@@ -154,7 +140,7 @@ Outcome run_isolated(const std::string& reader, const std::string& path, const f
     const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (err >= 0) ::dup2(err, 2);  // sanitizer reports go to the log
     if (!kAddressSanitizer) {
-      const rlim_t limit = status_bytes("VmSize") + budget;
+      const rlim_t limit = rlim_t(test::proc_status_bytes("VmSize")) + budget;
       const rlimit rl{limit, limit};
       ::setrlimit(RLIMIT_AS, &rl);
     }

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 
 #include "heed/autograd/variable.h"
@@ -19,6 +18,7 @@
 #include "heed/ops/ops.h"
 #include "heed/optim/adamw.h"
 #include "heed/optim/clip.h"
+#include "test_util.h"
 
 namespace heed {
 namespace {
@@ -26,21 +26,9 @@ namespace {
 constexpr int64_t kMaxGrowthBytes = int64_t{5} << 20;
 constexpr int kWarmupSteps = 50, kSteps = 300;
 
-// VmRSS from /proc/self/status, in bytes (-1 if unavailable).
-int64_t resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "<n> kB"
-  return -1;
-}
+int64_t resident_bytes() { return test::proc_status_bytes("VmRSS"); }
 
-#if defined(__SANITIZE_ADDRESS__)  // GCC
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)  // Clang
-constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
+using test::kAddressSanitizer;
 
 TEST(ReliabilityMemoryFlat, ThreeHundredTrainingStepsDoNotGrowTheResidentSet) {
   if (kAddressSanitizer)
