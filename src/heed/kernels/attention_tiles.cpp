@@ -72,9 +72,9 @@ void block(int64_t depth, const float* a, int64_t a_m, int64_t a_k, const float*
     for (int v = 0; v < VECS; ++v) hn::StoreU(acc[r][v], d, c + r * ldc + v * n);
 }
 
-// block<..., Start::kC> for one partial vector of columns (the first `width` < lanes): B's and C's rows go
-// through zero-padded copies, so nothing outside the [rows, width] block is read or written on
-// any target (masked loads may read whole vectors on SSE4).
+// block<..., Start::kC> for one partial vector of columns (the first `width` < lanes): B's and
+// C's rows go through zero-padded copies, so nothing outside the [rows, width] block is read or
+// written on any target (masked loads may read whole vectors on SSE4).
 template <int ROWS>
 void rows_block_tail(int64_t width, int64_t depth, const float* a, int64_t a_m, int64_t a_k,
                      const float* b, int64_t ldb, float* c, int64_t ldc) {
@@ -89,7 +89,8 @@ void rows_block_tail(int64_t width, int64_t depth, const float* a, int64_t a_m, 
   for (int64_t k = 0; k < depth; ++k) {
     std::copy(b + k * ldb, b + k * ldb + width, buffer);
     const Vf bv = hn::Load(d, buffer);
-    for (int r = 0; r < ROWS; ++r) acc[r] = hn::MulAdd(hn::Set(d, a[r * a_m + k * a_k]), bv, acc[r]);
+    for (int r = 0; r < ROWS; ++r)
+      acc[r] = hn::MulAdd(hn::Set(d, a[r * a_m + k * a_k]), bv, acc[r]);
   }
   for (int r = 0; r < ROWS; ++r) {
     hn::Store(acc[r], d, buffer);
@@ -97,25 +98,30 @@ void rows_block_tail(int64_t width, int64_t depth, const float* a, int64_t a_m, 
   }
 }
 
-// All rows of C for the vector columns [col, col + VECS * lanes): blocks of 6 (4 vectors) or
-// 12 rows (fewer vectors), then 4, 2, 1.
+// Calls f.template operator()<R>(r) over rows [0, rows) in blocks of ROWS, then 4, 2 and 1
+// (head_dim 64 = 10 x 6 + 4).
+template <int ROWS, class F>
+void for_row_blocks(int64_t rows, F&& f) {
+  int64_t r = 0;
+  for (; r + ROWS <= rows; r += ROWS) f.template operator()<ROWS>(r);
+  if constexpr (ROWS > 4)
+    for (; r + 4 <= rows; r += 4) f.template operator()<4>(r);
+  for (; r + 2 <= rows; r += 2) f.template operator()<2>(r);
+  for (; r < rows; ++r) f.template operator()<1>(r);
+}
+
+// All rows of C for the vector columns [col, col + VECS * lanes): blocks of 6 rows (4 vectors)
+// or 12 (fewer vectors), then smaller.
 template <int VECS>
 void rows_panel(int64_t rows, int64_t depth, const float* a, int64_t a_m, int64_t a_k,
                 const float* b, int64_t ldb, float* c, int64_t ldc) {
-  constexpr int kRows = VECS >= 4 ? 6 : 12;
-  int64_t r = 0;
-  for (; r + kRows <= rows; r += kRows)
-    block<kRows, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
-  for (; r + 4 <= rows; r += 4)
-    block<4, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
-  for (; r + 2 <= rows; r += 2)
-    block<2, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
-  for (; r < rows; ++r)
-    block<1, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
+  for_row_blocks<VECS >= 4 ? 6 : 12>(rows, [&]<int R>(int64_t r) {
+    block<R, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
+  });
 }
 
-// Walks a [rows][qp] output in ROWS x (VECS vectors) blocks, then smaller ones.
-// `block(row, lane, rows_tag, vecs_tag)` computes one block; a block of lanes stops at the
+// Walks a [rows][qp] output in blocks of ROWS rows x VECS vectors (then fewer rows);
+// `block.template operator()<R, VECS>(row, lane)` computes one. A block of lanes stops at the
 // largest key_end of its vectors when key_end is given.
 template <int VECS, int ROWS, class Block>
 void tile_loop(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) {
@@ -124,13 +130,8 @@ void tile_loop(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) 
     int64_t limit = key_end ? 0 : rows;
     if (key_end)
       for (int c = 0; c < VECS; ++c) limit = std::max(limit, key_end[i / n + c]);
-    int64_t r = 0;
-    for (; r + ROWS <= limit; r += ROWS) block.template operator()<ROWS, VECS>(r, i);
-    // Leftovers in blocks of 4, 2 and 1 rows (head_dim 64 = 10 x 6 + 4).
-    if constexpr (ROWS > 4)
-      for (; r + 4 <= limit; r += 4) block.template operator()<4, VECS>(r, i);
-    for (; r + 2 <= limit; r += 2) block.template operator()<2, VECS>(r, i);
-    for (; r < limit; ++r) block.template operator()<1, VECS>(r, i);
+    for_row_blocks<ROWS>(limit,
+                         [&]<int R>(int64_t r) { block.template operator()<R, VECS>(r, i); });
   }
 }
 
@@ -168,7 +169,8 @@ void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim
 
 void logits(const float* k, int64_t ldk, int64_t cols, const float* qt, int64_t qp,
             int64_t head_dim, const int64_t* key_end, float* st) {
-  dispatch(cols, qp, key_end, is_ragged(key_end, qp), [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
+  const bool ragged = is_ragged(key_end, qp);
+  dispatch(cols, qp, key_end, ragged, [&]<int ROWS, int VECS>(int64_t j, int64_t i) {
     block<ROWS, VECS, Start::kZero>(head_dim, k + j * ldk, ldk, 1, qt + i, qp, st + j * qp + i,
                                     qp, nullptr);
   });
@@ -204,7 +206,8 @@ void accumulate_values(const float* v, int64_t ldv, int64_t cols, const float* p
   const int64_t n = lanes();
   // Rows of the output are head dimensions here; v is read at column e of each key row. The
   // dispatch walks lanes in blocks of 1, 2 or 4 vectors: keys past the block's key_end are 0.
-  dispatch(head_dim, qp, nullptr, is_ragged(key_end, qp), [&]<int ROWS, int VECS>(int64_t e, int64_t i) {
+  const bool ragged = is_ragged(key_end, qp);
+  dispatch(head_dim, qp, nullptr, ragged, [&]<int ROWS, int VECS>(int64_t e, int64_t i) {
     int64_t used = cols;
     if (key_end) {
       used = 0;
