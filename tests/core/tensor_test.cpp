@@ -18,6 +18,12 @@ TEST(Tensor, FactoriesAndShape) {
   EXPECT_THROW(Tensor::zeros({2, -1}), Error);
 }
 
+TEST(Tensor, EmptyTensorStridesCountZeroDimsAsOne) {
+  EXPECT_EQ(contiguous_strides({2, 0, 3}), (Strides{3, 3, 1}));  // torch.empty(2, 0, 3).stride()
+  const int64_t big = int64_t(1) << 40;
+  EXPECT_THROW(contiguous_strides({0, big, big}), Error);  // numel 0, strides past int64
+}
+
 TEST(Tensor, TransposeIsAViewWithSwappedStrides) {
   Tensor t = Tensor::from_vector({2, 3}, {0, 1, 2, 3, 4, 5});
   Tensor tt = t.transpose(0, 1);

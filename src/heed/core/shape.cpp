@@ -2,6 +2,8 @@
 
 #include "heed/core/error.h"
 
+#include <algorithm>
+
 namespace heed {
 
 std::string shape_str(const Shape& shape) {
@@ -19,12 +21,16 @@ int64_t numel_of(const Shape& shape) {
   return n;
 }
 
+// A zero-sized dim counts as 1 (as in PyTorch), so an empty tensor's strides stay those of its
+// non-empty dims; their product can still overflow when numel (0) did not, hence the check.
 Strides contiguous_strides(const Shape& shape) {
   Strides strides(shape.size());
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= shape[i];
+    if (i > 0)
+      HEED_CHECK(!__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s), "shape ",
+                 shape_str(shape), ": strides overflow int64");
   }
   return strides;
 }

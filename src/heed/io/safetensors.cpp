@@ -207,10 +207,15 @@ Shape parse_shape(const json& value, const std::string& where) {
 // can fit in the data section at all (before anything is allocated for it).
 uint64_t byte_length(const Shape& shape, const FileDType& dtype, uint64_t data_size,
                      const std::string& where) {
-  int64_t numel = 1;
-  for (int64_t dim : shape)
-    HEED_CHECK(!__builtin_mul_overflow(numel, dim, &numel), where, ": shape ", shape_str(shape),
-               " has more elements than int64 can count");
+  // The product of the non-zero dims must fit too: an empty tensor's strides are built from it.
+  int64_t extent = 1;
+  bool empty = false;
+  for (int64_t dim : shape) {
+    empty = empty || dim == 0;
+    HEED_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(dim, 1), &extent), where,
+               ": shape ", shape_str(shape), " has more elements than int64 can count");
+  }
+  const int64_t numel = empty ? 0 : extent;
   uint64_t bytes = 0;
   HEED_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel), dtype.size, &bytes) &&
                  bytes <= data_size,
