@@ -42,7 +42,10 @@ fi
 # on, freed tensors stay allocated (up to 4 GiB), use-after-free goes unseen and the fuzzers
 # hit their RSS limit.
 # shellcheck disable=SC2054  # the commas are inside -fsanitize= values
+# The Highway and version definitions are CMakeLists.txt's (heed_arch, HEED_VERSION).
+version=$(sed -n 's/^project(heed VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fopenmp -Isrc -D__SANITIZE_ADDRESS__=1
+        -DHWY_WANT_AVX3_DL -DHWY_DISABLED_TARGETS=HWY_SSSE3 "-DHEED_VERSION=\"$version\""
         -fsanitize=address,undefined -fno-sanitize-recover=all -Wno-pass-failed)
 lib_flags=("${common[@]}" -fsanitize=fuzzer-no-link)  # library code: coverage, no main
 # shellcheck disable=SC2054

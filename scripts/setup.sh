@@ -7,12 +7,15 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config       # toolchain
   libdnnl-dev                                   # GEMM (oneDNN), chosen by measurement
+  ocl-icd-opencl-dev                            # oneDNN's CMake config requires OpenCL (only
+                                                # recommended by libdnnl-dev, so named here)
   libopenblas-openmp-dev                        # only for the OpenBLAS-vs-oneDNN benchmark
   nlohmann-json3-dev libcli11-dev zlib1g-dev    # configs, command line, gzip
   libpng-dev                                    # PNG input for predict
   libhwy-dev                                    # Highway: portable SIMD (attention kernels)
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
+  qemu-user                                     # tests: the suite on an emulated older CPU
   clang-14 libclang-rt-14-dev libomp-14-dev     # libFuzzer targets (make fuzz)
 )
 

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "heed/core/error.h"
+#include "heed/kernels/simd.h"
 
 namespace {
 // libgomp's default lets idle threads spin. On a machine where anything else runs (a compiler,
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   heed::cli::register_predict(app);
   heed::cli::register_bench(app);
   try {
+    heed::kernels::simd::limit_targets_from_env();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

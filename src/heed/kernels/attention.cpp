@@ -101,7 +101,8 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
   const int64_t bh_count = d.batch * d.heads, tasks = bh_count * q_tiles;
   const float scale = 1.0f / std::sqrt(float(D));
   // Queries sit in vector lanes (attention_tiles.h): a tile is padded to whole vectors.
-  const int64_t lanes = tiles::lanes();
+  const tiles::TileKernels& tk = tiles::tile_kernels();
+  const int64_t lanes = tk.lanes;
   const int64_t qp = (std::min(kQueryTile, d.q_len) + lanes - 1) / lanes * lanes;
 #pragma omp parallel
   {
@@ -119,7 +120,7 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
       const int64_t rows = std::min(kQueryTile, d.q_len - i0);
       const float* k_bh = head_ptr(k, L.k, b, h);
       const float* v_bh = head_ptr(v, L.v, b, h);
-      tiles::pack_transposed(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, D, scale, qp,
+      tk.pack_transposed(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, D, scale, qp,
                           qt.data());
       std::fill(acct.begin(), acct.end(), 0.f);
       std::fill(row_max.begin(), row_max.end(), kNegInf);
@@ -133,13 +134,13 @@ void attention_fused_forward(const AttentionDims& d, const float* q, const float
           const int64_t last = i0 + std::min(rows, (vb + 1) * lanes) - 1;
           key_end[size_t(vb)] = std::clamp(key_range(d, mask, b, last).hi - j0, int64_t{0}, cols);
         }
-        tiles::logits(k_bh + j0 * L.k.row, L.k.row, cols, qt.data(), qp, D, key_end.data(),
+        tk.logits(k_bh + j0 * L.k.row, L.k.row, cols, qt.data(), qp, D, key_end.data(),
                       st.data());
         mask_logits_t(d, mask, b, h, i0, rows, j0, cols, qp, st.data());
-        tiles::online_softmax(st.data(), cols, qp, row_max.data(), row_sum.data(),
+        tk.online_softmax(st.data(), cols, qp, row_max.data(), row_sum.data(),
                               rescale.data());
         if (dropout.p > 0.f) drop_t(d, dropout, bh, i0, rows, j0, cols, qp, st.data());
-        tiles::accumulate_values(v_bh + j0 * L.v.row, L.v.row, cols, st.data(), qp, D,
+        tk.accumulate_values(v_bh + j0 * L.v.row, L.v.row, cols, st.data(), qp, D,
                                  key_end.data(), rescale.data(), acct.data());
       }
       for (int64_t r = 0; r < rows; ++r) {  // one normalisation at the end
@@ -182,7 +183,8 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
   const int64_t dq_size = dq_direct ? 0 : bh_count * d.q_len * D;
   std::vector<float> dq_partial(size_t(threads) * size_t(dq_size), 0.f);
   const int64_t tasks = bh_count * k_tiles;
-  const int64_t lanes = tiles::lanes();
+  const tiles::TileKernels& tk = tiles::tile_kernels();
+  const int64_t lanes = tk.lanes;
   const int64_t qp = (std::min(kQueryTile, d.q_len) + lanes - 1) / lanes * lanes;
   const float neg_inf = kNegInf;
 #pragma omp parallel num_threads(threads)
@@ -212,16 +214,16 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
           continue;  // no query in this tile sees these keys
         const float* q_rows = head_ptr(q, L.q, b, h) + i0 * L.q.row;
         const float* do_rows = head_ptr(dout, L.o, b, h) + i0 * L.o.row;
-        tiles::pack_transposed(q_rows, L.q.row, rows, D, scale, qp, qt.data());
-        tiles::pack_transposed(do_rows, L.o.row, rows, D, 1.f, qp, dot.data());
+        tk.pack_transposed(q_rows, L.q.row, rows, D, scale, qp, qt.data());
+        tk.pack_transposed(do_rows, L.o.row, rows, D, 1.f, qp, dot.data());
         for (int64_t r = 0; r < qp; ++r) {  // padding lanes: lse -inf (P = 0), delta 0
           lse_t[size_t(r)] = r < rows ? lse[bh * d.q_len + i0 + r] : neg_inf;
           delta_t[size_t(r)] = r < rows ? delta[size_t(bh * d.q_len + i0 + r)] : 0.f;
         }
         // P^T = exp(S^T - lse): the forward's probabilities, recomputed.
-        tiles::logits(k_cols, L.k.row, cols, qt.data(), qp, D, nullptr, pt.data());
+        tk.logits(k_cols, L.k.row, cols, qt.data(), qp, D, nullptr, pt.data());
         mask_logits_t(d, mask, b, h, i0, rows, j0, cols, qp, pt.data());
-        tiles::probabilities(pt.data(), cols, qp, lse_t.data());
+        tk.probabilities(pt.data(), cols, qp, lse_t.data());
         // dV += dropout(P)^T dO
         const float* p_used = pt.data();
         if (dropout.p > 0.f) {
@@ -229,18 +231,18 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
           drop_t(d, dropout, bh, i0, rows, j0, cols, qp, dropped.data());
           p_used = dropped.data();
         }
-        tiles::accumulate_rows(cols, D, rows, p_used, qp, 1, do_rows, L.o.row, dv_acc.data(), D);
+        tk.accumulate_rows(cols, D, rows, p_used, qp, 1, do_rows, L.o.row, dv_acc.data(), D);
         // dP^T = dropout'(V dO^T); dS^T = scale * P^T * (dP^T - delta)
-        tiles::logits(v_cols, L.v.row, cols, dot.data(), qp, D, nullptr, dpt.data());
+        tk.logits(v_cols, L.v.row, cols, dot.data(), qp, D, nullptr, dpt.data());
         if (dropout.p > 0.f) drop_t(d, dropout, bh, i0, rows, j0, cols, qp, dpt.data());
-        tiles::softmax_backward(pt.data(), dpt.data(), cols, qp, delta_t.data(), scale);
+        tk.softmax_backward(pt.data(), dpt.data(), cols, qp, delta_t.data(), scale);
         // dK += dS^T Q,  dQ += dS K
-        tiles::accumulate_rows(cols, D, rows, dpt.data(), qp, 1, q_rows, L.q.row, dk_acc.data(), D);
+        tk.accumulate_rows(cols, D, rows, dpt.data(), qp, 1, q_rows, L.q.row, dk_acc.data(), D);
         if (dq_direct)
-          tiles::accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
+          tk.accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
                                  head_ptr(dq, L.q, b, h) + i0 * L.q.row, L.q.row);
         else
-          tiles::accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
+          tk.accumulate_rows(rows, D, cols, dpt.data(), 1, qp, k_cols, L.k.row,
                                  dq_mine + (bh * d.q_len + i0) * D, D);
       }
       for (int64_t c = 0; c < cols; ++c) {

@@ -1,18 +1,36 @@
-#include "heed/kernels/attention_tiles.h"
-
+// Compiled once per SIMD target: Highway's foreach_target.h includes this file again for each
+// target in HWY_TARGETS, with HWY_NAMESPACE naming that target's namespace.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "heed/kernels/attention_tiles.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <limits>
 
+#include "heed/kernels/attention_tiles.h"
+
+HWY_BEFORE_NAMESPACE();
 namespace heed::kernels::tiles {
+namespace HWY_NAMESPACE {
 
 namespace hn = hwy::HWY_NAMESPACE;
 namespace {
 
 using Df = hn::ScalableTag<float>;
 using Vf = hn::Vec<Df>;
+
+int64_t lanes() { return int64_t(hn::Lanes(Df())); }
+
+// Rows of a register block for 4, 2 and 1 vectors of lanes: AVX-512 has 32 vector registers,
+// so 24 accumulators fit beside the B vectors and the broadcast; AVX2 and SSE4 have 16, where
+// 12 do (more spill to the stack: measured slower).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr int kRows4 = 6, kRows2 = 12, kRows1 = 16;
+#else
+constexpr int kRows4 = 3, kRows2 = 6, kRows1 = 12;
+#endif
 
 // The vector form of exp_approx (fast_math.h): same range reduction and polynomial, so both
 // have the same < 2.5e-7 relative error, and exp(-inf) = 0.
@@ -99,7 +117,7 @@ void rows_block_tail(int64_t width, int64_t depth, const float* a, int64_t a_m, 
 }
 
 // Calls f.template operator()<R>(r) over rows [0, rows) in blocks of ROWS, then 4, 2 and 1
-// (head_dim 64 = 10 x 6 + 4).
+// (head_dim 64 = 10 x 6 + 4 with AVX-512).
 template <int ROWS, class F>
 void for_row_blocks(int64_t rows, F&& f) {
   int64_t r = 0;
@@ -110,12 +128,12 @@ void for_row_blocks(int64_t rows, F&& f) {
   for (; r < rows; ++r) f.template operator()<1>(r);
 }
 
-// All rows of C for the vector columns [col, col + VECS * lanes): blocks of 6 rows (4 vectors)
-// or 12 (fewer vectors), then smaller.
+// All rows of C for the vector columns [col, col + VECS * lanes): blocks of kRows4 rows (4
+// vectors) or kRows2 (fewer vectors), then smaller.
 template <int VECS>
 void rows_panel(int64_t rows, int64_t depth, const float* a, int64_t a_m, int64_t a_k,
                 const float* b, int64_t ldb, float* c, int64_t ldc) {
-  for_row_blocks<VECS >= 4 ? 6 : 12>(rows, [&]<int R>(int64_t r) {
+  for_row_blocks<VECS >= 4 ? kRows4 : kRows2>(rows, [&]<int R>(int64_t r) {
     block<R, VECS, Start::kC>(depth, a + r * a_m, a_m, a_k, b, ldb, c + r * ldc, ldc, nullptr);
   });
 }
@@ -135,28 +153,24 @@ void tile_loop(int64_t rows, int64_t qp, const int64_t* key_end, Block&& block) 
   }
 }
 
-// Chooses the widest block that divides the padded query count: 4 vectors x 6 rows, 2 x 12 or
-// 1 x 16 (24, 24 and 16 accumulators). A ragged tile (the causal diagonal: each vector of
+// Chooses the widest block that divides the padded query count: 4 vectors x kRows4 rows, 2 x
+// kRows2 or 1 x kRows1 (with AVX-512: 24, 24 and 16 accumulators). A ragged tile (the causal diagonal: each vector of
 // queries sees a different number of keys) takes 2-vector blocks, which skip more of it.
 template <class Block>
 void dispatch(int64_t rows, int64_t qp, const int64_t* key_end, bool ragged, Block&& block) {
   const int64_t vecs = qp / lanes();
   if (vecs % 4 == 0 && !ragged) {
-    tile_loop<4, 6>(rows, qp, key_end, block);
+    tile_loop<4, kRows4>(rows, qp, key_end, block);
   } else if (vecs % 2 == 0) {
-    tile_loop<2, 12>(rows, qp, key_end, block);
+    tile_loop<2, kRows2>(rows, qp, key_end, block);
   } else {
-    tile_loop<1, 16>(rows, qp, key_end, block);
+    tile_loop<1, kRows1>(rows, qp, key_end, block);
   }
 }
 
 bool is_ragged(const int64_t* key_end, int64_t qp) {
   return key_end && key_end[0] != key_end[qp / int64_t(hn::Lanes(Df())) - 1];
 }
-
-}  // namespace
-
-int64_t lanes() { return int64_t(hn::Lanes(Df())); }
 
 void pack_transposed(const float* q, int64_t ldq, int64_t rows, int64_t head_dim, float scale,
                      int64_t qp, float* qt) {
@@ -269,4 +283,22 @@ void accumulate_rows(int64_t rows, int64_t width, int64_t depth, const float* a,
   }
 }
 
+}  // namespace
+
+const TileKernels* GetTileKernels() {
+  static const TileKernels kernels{hwy::TargetName(HWY_TARGET), lanes(), pack_transposed,
+                                   logits, online_softmax, accumulate_values, probabilities,
+                                   softmax_backward, accumulate_rows};
+  return &kernels;
+}
+
+}  // namespace HWY_NAMESPACE
 }  // namespace heed::kernels::tiles
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace heed::kernels::tiles {
+HWY_EXPORT(GetTileKernels);
+const TileKernels& tile_kernels() { return *HWY_DYNAMIC_DISPATCH(GetTileKernels)(); }
+}  // namespace heed::kernels::tiles
+#endif

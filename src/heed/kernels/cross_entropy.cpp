@@ -1,35 +1,57 @@
-#include "heed/kernels/cross_entropy.h"
+// Compiled once per SIMD target (Highway's foreach_target.h; heed/kernels/simd.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "heed/kernels/cross_entropy.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
-#include "heed/kernels/fast_math.h"
+#include "heed/kernels/cross_entropy.h"
+#include "heed/kernels/vec_math-inl.h"
 
-namespace heed::kernels {
-
+HWY_BEFORE_NAMESPACE();
+namespace heed::kernels::HWY_NAMESPACE {
 namespace {
 int64_t counted_rows(const int64_t* targets, int64_t rows, int64_t ignore_index) {
   int64_t n = 0;
   for (int64_t r = 0; r < rows; ++r) n += targets[r] != ignore_index;
   return n;
 }
+
+// sum_c exp(x[c] - m) and sum_c x[c], per-lane partial sums then across lanes. The last partial
+// vector is padded with -inf for the exponentials and 0 for the plain sum.
+std::pair<float, float> exp_sum_and_sum(const float* x, float m, int64_t classes) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = int64_t(hn::Lanes(d));
+  const auto shift = hn::Set(d, m);
+  auto exp_sum = hn::Zero(d), sum = hn::Zero(d);
+  int64_t c = 0;
+  for (; c + lanes <= classes; c += lanes) {
+    const auto v = hn::LoadU(d, x + c);
+    exp_sum = hn::Add(exp_sum, Exp(d, hn::Sub(v, shift)));
+    sum = hn::Add(sum, v);
+  }
+  if (c < classes) {
+    const float neg_inf = -std::numeric_limits<float>::infinity();
+    exp_sum = hn::Add(exp_sum, Exp(d, hn::Sub(LoadPart(d, x + c, classes - c, neg_inf), shift)));
+    sum = hn::Add(sum, LoadPart(d, x + c, classes - c));
+  }
+  return {hn::GetLane(hn::SumOfLanes(d, exp_sum)), hn::GetLane(hn::SumOfLanes(d, sum))};
+}
 }  // namespace
 
-float cross_entropy_forward(const float* logits, const int64_t* targets, float* lse, int64_t rows,
-                            int64_t classes, int64_t ignore_index, float smoothing) {
+float CrossEntropyForward(const float* logits, const int64_t* targets, float* lse, int64_t rows,
+                          int64_t classes, int64_t ignore_index, float smoothing) {
   std::vector<double> row_loss(size_t(rows), 0.0);
 #pragma omp parallel for schedule(static) if (rows * classes > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     const float* x = logits + r * classes;
     float m = x[0];
     for (int64_t c = 1; c < classes; ++c) m = x[c] > m ? x[c] : m;
-    float sum = 0.f, total = 0.f;
-#pragma omp simd reduction(+ : sum, total)
-    for (int64_t c = 0; c < classes; ++c) {
-      sum += exp_approx(x[c] - m);
-      total += x[c];
-    }
-    lse[r] = m + std::log(sum);
+    const auto [exp_sum, total] = exp_sum_and_sum(x, m, classes);
+    lse[r] = m + std::log(exp_sum);
     if (targets[r] == ignore_index) continue;
     row_loss[size_t(r)] = (1.0 - smoothing) * (lse[r] - x[targets[r]]) +
                           smoothing * (lse[r] - total / float(classes));
@@ -40,9 +62,9 @@ float cross_entropy_forward(const float* logits, const int64_t* targets, float* 
   return n ? static_cast<float>(loss / double(n)) : 0.f;
 }
 
-void cross_entropy_backward(const float* logits, const int64_t* targets, const float* lse, float g,
-                            float* dlogits, int64_t rows, int64_t classes, int64_t ignore_index,
-                            float smoothing) {
+void CrossEntropyBackward(const float* logits, const int64_t* targets, const float* lse, float g,
+                          float* dlogits, int64_t rows, int64_t classes, int64_t ignore_index,
+                          float smoothing) {
   const int64_t n = counted_rows(targets, rows, ignore_index);
   if (n == 0) return;
   const float scale = g / float(n);
@@ -52,10 +74,34 @@ void cross_entropy_backward(const float* logits, const int64_t* targets, const f
     if (targets[r] == ignore_index) continue;
     const float* x = logits + r * classes;
     float* dx = dlogits + r * classes;
-#pragma omp simd
-    for (int64_t c = 0; c < classes; ++c) dx[c] += scale * (exp_approx(x[c] - lse[r]) - uniform);
+    const float shift = lse[r];
+    // dx += scale * (exp(x - lse) - uniform)
+    Map2Acc(x, x, dx, classes, [&](auto d, auto xv, auto, auto acc) {
+      const auto p = hn::Sub(Exp(d, hn::Sub(xv, hn::Set(d, shift))), hn::Set(d, uniform));
+      return hn::MulAdd(hn::Set(d, scale), p, acc);
+    });
     dx[targets[r]] -= scale * (1.0f - smoothing);
   }
 }
 
+}  // namespace heed::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace heed::kernels {
+HWY_EXPORT(CrossEntropyForward);
+HWY_EXPORT(CrossEntropyBackward);
+
+float cross_entropy_forward(const float* logits, const int64_t* targets, float* lse, int64_t rows,
+                            int64_t classes, int64_t ignore_index, float smoothing) {
+  return HWY_DYNAMIC_DISPATCH(CrossEntropyForward)(logits, targets, lse, rows, classes,
+                                                   ignore_index, smoothing);
+}
+void cross_entropy_backward(const float* logits, const int64_t* targets, const float* lse, float g,
+                            float* dlogits, int64_t rows, int64_t classes, int64_t ignore_index,
+                            float smoothing) {
+  HWY_DYNAMIC_DISPATCH(CrossEntropyBackward)(logits, targets, lse, g, dlogits, rows, classes,
+                                             ignore_index, smoothing);
+}
 }  // namespace heed::kernels
+#endif

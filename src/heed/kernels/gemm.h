@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace heed::kernels {
 
@@ -17,5 +18,9 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
                   int64_t batch);
 
 const char* blas_name();
+// oneDNN's version and the instruction set its kernels use on this CPU ("AVX-512 BF16", ...),
+// which it chooses at run time (ONEDNN_MAX_CPU_ISA limits it).
+std::string gemm_library_version();
+std::string gemm_isa();
 
 }  // namespace heed::kernels

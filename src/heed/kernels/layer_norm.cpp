@@ -1,14 +1,22 @@
-#include "heed/kernels/layer_norm.h"
-
+// Compiled once per SIMD target (Highway's foreach_target.h; heed/kernels/simd.h): plain loops
+// that GCC vectorises for each target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "heed/kernels/layer_norm.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
-namespace heed::kernels {
+#include "heed/kernels/layer_norm.h"
 
-void layer_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean,
-                        float* rstd, int64_t rows, int64_t cols, float eps) {
+HWY_BEFORE_NAMESPACE();
+namespace heed::kernels::HWY_NAMESPACE {
+
+void LayerNormForward(const float* x, const float* w, const float* b, float* y, float* mean,
+                      float* rstd, int64_t rows, int64_t cols, float eps) {
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
@@ -16,11 +24,20 @@ void layer_norm_forward(const float* x, const float* w, const float* b, float* y
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < cols; ++j) sum += xr[j];
-    const float mu = sum / float(cols);
-    float sq = 0.f;  // two passes: the variance of shifted values does not cancel catastrophically
-#pragma omp simd reduction(+ : sq)
-    for (int64_t j = 0; j < cols; ++j) sq += (xr[j] - mu) * (xr[j] - mu);
-    const float rs = 1.0f / std::sqrt(sq / float(cols) + eps);
+    const float mu0 = sum / float(cols);
+    // Two passes: the variance of shifted values does not cancel catastrophically. The second
+    // pass also sums the shifted values, which corrects the float mean's own rounding (the
+    // "corrected two-pass" algorithm): without it, inputs near 100 lost ~2e-5 of y.
+    float shift_sum = 0.f, sq = 0.f;
+#pragma omp simd reduction(+ : shift_sum, sq)
+    for (int64_t j = 0; j < cols; ++j) {
+      shift_sum += xr[j] - mu0;
+      sq += (xr[j] - mu0) * (xr[j] - mu0);
+    }
+    const float correction = shift_sum / float(cols);
+    const float mu = mu0 + correction;
+    const float var = std::max(sq / float(cols) - correction * correction, 0.f);
+    const float rs = 1.0f / std::sqrt(var + eps);
 #pragma omp simd
     for (int64_t j = 0; j < cols; ++j) yr[j] = (xr[j] - mu) * rs * w[j] + b[j];
     mean[r] = mu;
@@ -32,9 +49,9 @@ void layer_norm_forward(const float* x, const float* w, const float* b, float* y
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dw = sum_rows dy * xhat,  db = sum_rows dy.
 // dw and db are summed per thread over a fixed block of rows, then the blocks are added in order,
 // so results are identical run to run for a given thread count.
-void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd,
-                         const float* dy, float* dx, float* dw, float* db, int64_t rows,
-                         int64_t cols, bool accumulate_dx) {
+void LayerNormBackward(const float* x, const float* w, const float* mean, const float* rstd,
+                       const float* dy, float* dx, float* dw, float* db, int64_t rows,
+                       int64_t cols, bool accumulate_dx) {
   const int threads = rows * cols > (1 << 14) ? omp_get_max_threads() : 1;
   std::vector<float> partial(dw || db ? size_t(threads) * 2 * cols : 0, 0.f);
 #pragma omp parallel num_threads(threads)
@@ -86,4 +103,23 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
   }
 }
 
+}  // namespace heed::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace heed::kernels {
+HWY_EXPORT(LayerNormForward);
+HWY_EXPORT(LayerNormBackward);
+
+void layer_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean,
+                        float* rstd, int64_t rows, int64_t cols, float eps) {
+  HWY_DYNAMIC_DISPATCH(LayerNormForward)(x, w, b, y, mean, rstd, rows, cols, eps);
+}
+void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd,
+                         const float* dy, float* dx, float* dw, float* db, int64_t rows,
+                         int64_t cols, bool accumulate_dx) {
+  HWY_DYNAMIC_DISPATCH(LayerNormBackward)(x, w, mean, rstd, dy, dx, dw, db, rows, cols,
+                                          accumulate_dx);
+}
 }  // namespace heed::kernels
+#endif

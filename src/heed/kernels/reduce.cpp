@@ -1,10 +1,17 @@
-#include "heed/kernels/reduce.h"
+// Compiled once per SIMD target (Highway's foreach_target.h; heed/kernels/simd.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "heed/kernels/reduce.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
 
 #include <algorithm>
 
-namespace heed::kernels {
+#include "heed/kernels/reduce.h"
 
-void sum_rows(const float* x, int64_t rows, int64_t cols, float alpha, float* out) {
+HWY_BEFORE_NAMESPACE();
+namespace heed::kernels::HWY_NAMESPACE {
+
+void SumRows(const float* x, int64_t rows, int64_t cols, float alpha, float* out) {
   // Column blocks of 64 floats (4 AVX-512 registers of partial sums) are the unit of work.
   constexpr int64_t kBlock = 64;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
@@ -21,4 +28,14 @@ void sum_rows(const float* x, int64_t rows, int64_t cols, float alpha, float* ou
   }
 }
 
+}  // namespace heed::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace heed::kernels {
+HWY_EXPORT(SumRows);
+void sum_rows(const float* x, int64_t rows, int64_t cols, float alpha, float* out) {
+  HWY_DYNAMIC_DISPATCH(SumRows)(x, rows, cols, alpha, out);
+}
 }  // namespace heed::kernels
+#endif

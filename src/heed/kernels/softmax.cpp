@@ -1,12 +1,17 @@
-#include "heed/kernels/softmax.h"
+// Compiled once per SIMD target (Highway's foreach_target.h; heed/kernels/simd.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "heed/kernels/softmax.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
 
 #include <cmath>
 #include <limits>
 
-#include "heed/kernels/fast_math.h"
+#include "heed/kernels/softmax.h"
+#include "heed/kernels/vec_math-inl.h"
 
-namespace heed::kernels {
-
+HWY_BEFORE_NAMESPACE();
+namespace heed::kernels::HWY_NAMESPACE {
 namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -17,21 +22,31 @@ float row_max(const float* x, int64_t cols) {
   return m;
 }
 
-// y = exp(x - m), returns the sum.
+// y = exp(x - m) for a finite m; returns the sum (per-lane partial sums, then across lanes).
+// The last partial vector is padded with -inf, whose exp is 0.
 float exp_shifted(const float* x, float m, float* y, int64_t cols) {
-  float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < cols; ++j) {
-    y[j] = exp_approx(x[j] - m);
-    sum += y[j];
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = int64_t(hn::Lanes(d));
+  const auto shift = hn::Set(d, m);
+  auto sum = hn::Zero(d);
+  int64_t j = 0;
+  for (; j + lanes <= cols; j += lanes) {
+    const auto e = Exp(d, hn::Sub(hn::LoadU(d, x + j), shift));
+    hn::StoreU(e, d, y + j);
+    sum = hn::Add(sum, e);
   }
-  return sum;
+  if (j < cols) {
+    const auto e = Exp(d, hn::Sub(LoadPart(d, x + j, cols - j, kNegInf), shift));
+    StorePart(d, e, y + j, cols - j);
+    sum = hn::Add(sum, e);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, sum));
 }
 
 bool parallel_rows(int64_t rows, int64_t cols) { return rows > 1 && rows * cols > (1 << 14); }
 }  // namespace
 
-void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
+void SoftmaxForward(const float* x, float* y, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (parallel_rows(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
@@ -47,7 +62,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
   }
 }
 
-void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+void SoftmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (parallel_rows(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
@@ -61,7 +76,7 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
   }
 }
 
-void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
+void LogSoftmaxForward(const float* x, float* y, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (parallel_rows(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
@@ -77,7 +92,7 @@ void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
   }
 }
 
-void log_softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+void LogSoftmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (parallel_rows(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
@@ -86,9 +101,34 @@ void log_softmax_backward(const float* y, const float* dy, float* dx, int64_t ro
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < cols; ++j) sum += dyr[j];
-#pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) dxr[j] += dyr[j] - exp_approx(yr[j]) * sum;
+    // dx += dy - exp(y) * sum
+    Map2Acc(yr, dyr, dxr, cols, [sum](auto d, auto yv, auto g, auto acc) {
+      return hn::Add(acc, hn::NegMulAdd(Exp(d, yv), hn::Set(d, sum), g));
+    });
   }
 }
 
+}  // namespace heed::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace heed::kernels {
+HWY_EXPORT(SoftmaxForward);
+HWY_EXPORT(SoftmaxBackward);
+HWY_EXPORT(LogSoftmaxForward);
+HWY_EXPORT(LogSoftmaxBackward);
+
+void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxForward)(x, y, rows, cols);
+}
+void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxBackward)(y, dy, dx, rows, cols);
+}
+void log_softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(LogSoftmaxForward)(x, y, rows, cols);
+}
+void log_softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+  HWY_DYNAMIC_DISPATCH(LogSoftmaxBackward)(y, dy, dx, rows, cols);
+}
 }  // namespace heed::kernels
+#endif

@@ -31,15 +31,9 @@ Var add_signed(const Var& a_var, const Var& b_var, float sign, const char* op) {
   float* yp = y.f32();
   const int64_t suffix = a.shape() == plan.out ? repeated_suffix(b.shape(), plan.out) : 0;
   if (a.shape() == b.shape()) {
-    const int64_t n = y.numel();
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-    for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] + sign * bp[i];
+    kernels::add_scaled(ap, sign, bp, yp, y.numel());
   } else if (suffix > 0) {  // b repeats over the rows of a viewed as [rows, suffix]
-    const int64_t rows = y.numel() / suffix;
-#pragma omp parallel for schedule(static) if (y.numel() > (1 << 15))
-    for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-      for (int64_t j = 0; j < suffix; ++j) yp[r * suffix + j] = ap[r * suffix + j] + sign * bp[j];
+    kernels::add_scaled_rows(ap, sign, bp, y.numel() / suffix, suffix, yp);
   } else {
     kernels::for_each_broadcast(plan, [&](int64_t i, int64_t ia, int64_t ib) {
       yp[i] = ap[ia] + sign * bp[ib];

@@ -1,5 +1,6 @@
 // mul with broadcasting: y = a * b; da = dy * b, db = dy * a (summed over stretched dimensions).
 #include "heed/kernels/broadcast.h"
+#include "heed/kernels/elementwise.h"
 #include "heed/ops/op_util.h"
 #include "heed/ops/ops.h"
 
@@ -12,9 +13,7 @@ Var mul(const Var& a_var, const Var& b_var) {
   const float *ap = a.f32(), *bp = b.f32();
   float* yp = y.f32();
   if (a.shape() == b.shape()) {
-    const int64_t n = y.numel();
-#pragma omp parallel for simd schedule(static) if (n > (1 << 15))
-    for (int64_t i = 0; i < n; ++i) yp[i] = ap[i] * bp[i];
+    kernels::mul(ap, bp, yp, y.numel());
   } else {
     kernels::for_each_broadcast(plan, [&](int64_t i, int64_t ia, int64_t ib) {
       yp[i] = ap[ia] * bp[ib];

@@ -1,4 +1,5 @@
 // slice: the range [start, end) along one dimension; the gradient lands in that range.
+#include "heed/kernels/elementwise.h"
 #include "heed/ops/op_util.h"
 #include "heed/ops/ops.h"
 
@@ -17,12 +18,7 @@ Var slice(const Var& x_var, int64_t dim, int64_t start, int64_t end) {
   const int64_t row = x.size(d) * inner, offset = start * inner, width = (end - start) * inner;
   return make_result(y, "slice", {&x_var},
                      [outer, row, offset, width](const Tensor& gy, std::span<Tensor* const> gx) {
-    const float* g = gy.f32();
-    float* dx = gx[0]->f32();
-#pragma omp parallel for schedule(static) if (outer * width > (1 << 15) && outer > 1)
-    for (int64_t o = 0; o < outer; ++o)
-#pragma omp simd
-      for (int64_t j = 0; j < width; ++j) dx[o * row + offset + j] += g[o * width + j];
+    kernels::add_into_columns(gy.f32(), outer, width, gx[0]->f32(), row, offset);
   });
 }
 

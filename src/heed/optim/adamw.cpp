@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "heed/kernels/optimizer_update.h"
+
 namespace heed::optim {
 
 namespace {
@@ -13,36 +15,6 @@ void check_options(const AdamWOptions& o) {
   HEED_CHECK(std::isfinite(o.eps) && o.eps > 0.0, "AdamW: eps must be finite and > 0, got ", o.eps);
   HEED_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0.0,
              "AdamW: weight_decay must be finite and >= 0, got ", o.weight_decay);
-}
-
-// The per-step scalars, rounded to float where PyTorch rounds them (its Python-float scalars
-// become float when applied to a float tensor).
-struct Coefficients {
-  float decay;  // 1 - lr * weight_decay
-  float beta1;
-  float one_minus_beta1;
-  float beta2;
-  float one_minus_beta2;
-  float bias_correction2_sqrt;
-  float eps;
-  float neg_step_size;  // -lr / (1 - beta1^t)
-};
-
-// torch's operations in its order and rounding: mul_, add_(alpha=) (fused), addcmul_ (fused),
-// sqrt, div, add_, mul_, addcdiv_, so results agree to the bit on FMA machines. Element-wise
-// only: any thread count gives the same bits.
-void adamw_kernel(float* p, const float* g, float* m, float* v, int64_t n, const Coefficients& c) {
-  using detail::fused_add;
-#pragma omp parallel for simd schedule(static) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const float decayed = p[i] * c.decay;
-    const float mi = fused_add(m[i] * c.beta1, c.one_minus_beta1, g[i]);
-    const float vi = fused_add(v[i] * c.beta2, c.one_minus_beta2 * g[i], g[i]);
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) / c.bias_correction2_sqrt + c.eps;
-    p[i] = decayed + c.neg_step_size * mi / denom;
-  }
 }
 
 }  // namespace
@@ -69,7 +41,7 @@ void AdamW::update(size_t i, const Tensor& grad) {
   const double wd = param.weight_decay ? options_.weight_decay : 0.0;
   const double bias_correction1 = 1.0 - std::pow(options_.beta1, double(t));
   const double bias_correction2 = 1.0 - std::pow(options_.beta2, double(t));
-  const Coefficients c{
+  const kernels::AdamWCoefficients c{
       .decay = float(1.0 - lr * wd),
       .beta1 = float(options_.beta1),
       .one_minus_beta1 = float(1.0 - options_.beta1),
@@ -80,7 +52,7 @@ void AdamW::update(size_t i, const Tensor& grad) {
       .neg_step_size = float(-lr / bias_correction1),
   };
   Tensor& value = param.var->value();
-  adamw_kernel(value.f32(), grad.f32(), state_tensor(exp_avg_, i).f32(),
+  kernels::adamw_update(value.f32(), grad.f32(), state_tensor(exp_avg_, i).f32(),
                state_tensor(exp_avg_sq_, i).f32(), value.numel(), c);
 }
 

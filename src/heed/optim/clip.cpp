@@ -4,18 +4,11 @@
 #include <utility>
 
 #include "heed/kernels/elementwise.h"
+#include "heed/kernels/optimizer_update.h"
 
 namespace heed::optim {
 
 namespace {
-
-// In double: a float sum over millions of squares would lose the small gradients' share.
-double sum_of_squares(const float* x, int64_t n) {
-  double acc = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) acc += double(x[i]) * double(x[i]);
-  return acc;
-}
 
 // The defined gradients (sharing storage with the parameters' gradient buffers).
 std::vector<Tensor> defined_grads(const std::vector<Param>& params) {
@@ -37,7 +30,7 @@ float clip_grad_norm(const std::vector<Param>& params, float max_norm) {
   HEED_CHECK(max_norm > 0.0f, "clip_grad_norm: max_norm must be > 0, got ", max_norm);
   std::vector<Tensor> grads = defined_grads(params);
   double squares = 0.0;
-  for (const Tensor& g : grads) squares += sum_of_squares(g.f32(), g.numel());
+  for (const Tensor& g : grads) squares += kernels::sum_of_squares(g.f32(), g.numel());
   const double norm = std::sqrt(squares);
   const double coefficient = double(max_norm) / (norm + 1e-6);
   if (std::isfinite(norm) && coefficient < 1.0)

@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "heed/kernels/optimizer_update.h"
+
 namespace heed::optim {
 
 bool default_weight_decay(const std::string& name, const Shape& shape) {
@@ -22,26 +24,13 @@ std::vector<Param> make_params(const std::vector<std::pair<std::string, Var*>>& 
   return params;
 }
 
-namespace {
-
-// x * 0 is 0 for finite x and NaN for NaN and +-inf, so a plain sum detects both; unlike a loop
-// with an early exit, it vectorises.
-bool all_finite(const float* x, int64_t n) {
-  float acc = 0.0f;
-#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) acc += x[i] * 0.0f;
-  return acc == 0.0f;
-}
-
-}  // namespace
-
 bool grads_finite(const std::vector<Param>& params) {
   for (const Param& p : params) {
     HEED_CHECK(p.var, "grads_finite: parameter '", p.name, "' is null");
     const Tensor& grad = std::as_const(*p.var).grad();
     if (!grad.defined()) continue;
     const Tensor g = grad.contiguous();
-    if (!all_finite(g.f32(), g.numel())) return false;
+    if (!kernels::all_finite(g.f32(), g.numel())) return false;
   }
   return true;
 }

@@ -25,22 +25,6 @@
 
 namespace heed::optim {
 
-namespace detail {
-// Below this many elements an OpenMP parallel region costs more than it saves (as in kernels/).
-inline constexpr int64_t kParallelGrain = 1 << 15;
-
-// a + alpha * b, rounded once where the CPU has FMA: PyTorch's AVX2 kernels compute
-// add(alpha=) and addcmul's final step with fmadd, so this keeps the optimisers bit-identical to
-// torch.optim there. Without FMA it rounds twice (a few ulp apart), which beats a libm fma() call.
-inline float fused_add(float a, float alpha, float b) {
-#ifdef __FMA__
-  return std::fma(alpha, b, a);
-#else
-  return a + alpha * b;
-#endif
-}
-}  // namespace detail
-
 struct Param {
   std::string name;   // unique; names the parameter's state tensors
   Var* var;           // not owned; must outlive the optimiser

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "heed/kernels/optimizer_update.h"
+
 namespace heed::optim {
 
 namespace {
@@ -13,37 +15,6 @@ void check_options(const SgdOptions& o) {
              "SGD: weight_decay must be finite and >= 0, got ", o.weight_decay);
   HEED_CHECK(!o.nesterov || o.momentum > 0.0f, "SGD: nesterov needs momentum > 0, got momentum ",
              o.momentum);
-}
-
-// torch's operations in its order and rounding: add(alpha=) is fused, and buf.mul_(momentum) is
-// rounded before add_(d, alpha=1 - dampening). Writing that add_ as fused_add also stops the
-// compiler from contracting buf * momentum + d into one fma, which would round differently.
-void sgd_kernel(float* p, const float* g, int64_t n, float wd, float neg_lr) {
-  using detail::fused_add;
-#pragma omp parallel for simd schedule(static) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) p[i] = fused_add(p[i], neg_lr, fused_add(g[i], wd, p[i]));
-}
-
-void momentum_kernel(float* p, const float* g, float* buf, int64_t n, float wd, float momentum,
-                     float neg_lr) {
-  using detail::fused_add;
-#pragma omp parallel for simd schedule(static) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = fused_add(g[i], wd, p[i]);
-    buf[i] = fused_add(buf[i] * momentum, 1.0f, d);
-    p[i] = fused_add(p[i], neg_lr, buf[i]);
-  }
-}
-
-void nesterov_kernel(float* p, const float* g, float* buf, int64_t n, float wd, float momentum,
-                     float neg_lr) {
-  using detail::fused_add;
-#pragma omp parallel for simd schedule(static) if (n > detail::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = fused_add(g[i], wd, p[i]);
-    buf[i] = fused_add(buf[i] * momentum, 1.0f, d);
-    p[i] = fused_add(p[i], neg_lr, fused_add(d, momentum, buf[i]));
-  }
 }
 
 }  // namespace
@@ -67,14 +38,12 @@ void Sgd::update(size_t i, const Tensor& grad) {
   const float wd = param.weight_decay ? options_.weight_decay : 0.0f;
   const float neg_lr = -lr();
   if (momentum_buffer_ < 0) {
-    sgd_kernel(p, grad.f32(), value.numel(), wd, neg_lr);
+    kernels::sgd_update(p, grad.f32(), value.numel(), wd, neg_lr);
     return;
   }
   float* buf = state_tensor(momentum_buffer_, i).f32();
-  if (options_.nesterov)
-    nesterov_kernel(p, grad.f32(), buf, value.numel(), wd, options_.momentum, neg_lr);
-  else
-    momentum_kernel(p, grad.f32(), buf, value.numel(), wd, options_.momentum, neg_lr);
+  kernels::sgd_momentum_update(p, grad.f32(), buf, value.numel(), wd, options_.momentum, neg_lr,
+                               options_.nesterov);
 }
 
 }  // namespace heed::optim
