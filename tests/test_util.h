@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -63,5 +66,44 @@ template <class Got, class Want>
            << " |want| by " << worst << ")";
   return ::testing::AssertionSuccess();
 }
+
+// The largest absolute error, and the largest relative error where |want| > floor: what a
+// tolerance comment quotes. Set HEED_TEST_PRINT_ERRORS=1 to have report_errors print them.
+struct Errors {
+  double max_abs = 0, max_rel = 0;
+};
+template <class Got, class Want>
+Errors measured_errors(const Got& got, const Want& want, double floor = 1e-3) {
+  Errors e;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double d = std::abs(double(got[i]) - double(want[i]));
+    if (!std::isfinite(d)) continue;
+    e.max_abs = std::max(e.max_abs, d);
+    if (std::abs(double(want[i])) > floor) e.max_rel = std::max(e.max_rel, d / std::abs(double(want[i])));
+  }
+  return e;
+}
+template <class Got, class Want>
+void report_errors(const std::string& what, const Got& got, const Want& want) {
+  static const bool on = std::getenv("HEED_TEST_PRINT_ERRORS") != nullptr;
+  if (!on) return;
+  const Errors e = measured_errors(got, want);
+  std::printf("errors %-50s abs %.3g rel %.3g\n", what.c_str(), e.max_abs, e.max_rel);
+}
+
+// Tests that need an oracle at run time (PyTorch, scikit-learn): skipped where it is absent on
+// a developer's machine, a failure under CI=true, where scripts/setup-oracles.sh installs them.
+inline bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+#define HEED_SKIP_WITHOUT_ORACLE(reason)                                                  \
+  do {                                                                                    \
+    if (::heed::test::in_ci()) {                                                          \
+      FAIL() << "CI=true, so a missing oracle is an error (scripts/setup-oracles.sh): " \
+             << reason;                                                                   \
+    }                                                                                     \
+    GTEST_SKIP() << reason;                                                               \
+  } while (0)
 
 }  // namespace heed::test

@@ -10,6 +10,7 @@
 
 #include "heed/io/safetensors.h"
 #include "heed/ops/ops.h"
+#include "test_util.h"
 
 namespace heed {
 namespace {
@@ -68,14 +69,8 @@ Var run_op(const std::string& op, Inputs& in, const Attrs& attr, const io::Safet
 void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
   const std::vector<float> g = got.to_vector(), w = want.to_vector();
-  double worst = 0;
-  size_t worst_at = 0;
-  for (size_t k = 0; k < g.size(); ++k) {
-    const double excess = std::abs(double(g[k]) - w[k]) - (kAtol + kRtol * std::abs(double(w[k])));
-    if (excess > worst) worst = excess, worst_at = k;
-  }
-  EXPECT_EQ(worst, 0.0) << what << ": element " << worst_at << " is " << g[worst_at]
-                        << ", PyTorch gives " << w[worst_at];
+  test::report_errors(what, g, w);
+  EXPECT_TRUE(test::all_close(g, w, kAtol, kRtol)) << what << " against PyTorch";
 }
 
 class Golden : public ::testing::TestWithParam<std::string> {};

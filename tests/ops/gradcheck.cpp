@@ -60,9 +60,12 @@ std::string check_gradients(const OpFn& op, const std::vector<Tensor>& inputs,
       const double numeric = (eval(up) - eval(-down)) / (up + down);
       const double analytic = double(grad[size_t(j)]) - double(sent[size_t(j)]);
       const double err = std::abs(analytic - numeric);
-      max_abs = std::max(max_abs, err);
-      max_rel = std::max(max_rel, err / std::max(std::abs(numeric), 1e-6));
-      if (err > options.atol + options.rtol * std::abs(numeric) && bad < 0) {
+      if (!std::isnan(err)) {
+        max_abs = std::max(max_abs, err);
+        max_rel = std::max(max_rel, err / std::max(std::abs(numeric), 1e-6));
+      }
+      // Written as !(err <= tol) so that a NaN (analytic or numeric) is a mismatch.
+      if (!(err <= options.atol + options.rtol * std::abs(numeric)) && bad < 0) {
         bad = j;
         bad_analytic = analytic;
         bad_numeric = numeric;
