@@ -48,6 +48,8 @@ The golden file (--golden DIR -> DIR/vit_tiny.safetensors) is a tiny random ViT 
 two extra tensors:
     golden.images  [4, 1, 8, 8]  inputs, already normalised
     golden.logits  [4, 3]        the PyTorch model's output in eval mode (float32)
+    golden.labels  [4]           class indices (int64)
+    golden.grad.<parameter>      d cross_entropy(logits, labels, label_smoothing=0.1) / d parameter
 It is byte-for-byte deterministic (fixed seed, one thread).
 """
 
@@ -191,7 +193,7 @@ SCHEMA = {
         "beta1": (0.9, "float"), "beta2": (0.999, "float"), "momentum": (0.9, "float"),
         "schedule": ("cosine", "str"), "warmup_epochs": (1.0, "float"),
         "label_smoothing": (0.0, "float32"), "clip_grad_norm": (0.0, "float32"),
-        "seed": (0, "int"), "threads": (0, "int"), "log_every": (50, "int"),
+        "seed": (0, "int"), "threads": (0, "int"), "replicas": (0, "int"), "log_every": (50, "int"),
         "time_limit_minutes": (0.0, "float"),
     },
     "data": {
@@ -413,12 +415,17 @@ def make_golden(out_dir):
                 p.copy_(torch.randn(p.shape) / math.sqrt(fan_in))
     model.eval()
     images = torch.randn(4, 1, 8, 8)
-    with torch.no_grad():
-        logits = model(images)
+    labels = torch.tensor([2, 0, 1, 2], dtype=torch.int64)
+    logits = model(images)
+    loss = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    loss.backward()
+    grads = {"golden.grad." + name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    model.zero_grad()
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "vit_tiny.safetensors")
     export(model, path, GOLDEN_CONFIG, GOLDEN_MEAN, GOLDEN_STD, None,
-           extra_tensors={"golden.images": images, "golden.logits": logits})
+           extra_tensors={"golden.images": images, "golden.logits": logits.detach(),
+                          "golden.labels": labels, **grads})
     return path
 
 

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "ops")
+OUT_DIR = os.environ.get("HEED_GOLDEN_OUT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "ops")
 GENERATOR = f"tools/make_golden.py, torch {torch.__version__}"
 
 

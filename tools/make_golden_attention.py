@@ -21,7 +21,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_golden import write_safetensors  # noqa: E402
 
-OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "attention")
+OUT_DIR = os.environ.get("HEED_GOLDEN_OUT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "attention")
 GENERATOR = f"tools/make_golden_attention.py, torch {torch.__version__}"
 
 
@@ -66,22 +67,53 @@ def mha_case(name, batch, tq, tk, embed, heads, lengths, causal, cross):
     write_safetensors(os.path.join(OUT_DIR, name + ".safetensors"), tensors, meta)
 
 
-def sdpa_case(name, shape_q, tk, causal):
+def window_mask(tq, tk, window, causal):
+    """Additive [tq, tk]: keep |pos(i) - j| < window (only j <= pos(i) when causal), written
+    from the definition in docs/architecture.md, independently of heed's key ranges."""
+    pos = torch.arange(tq)[:, None] + (tk - tq)
+    j = torch.arange(tk)[None, :]
+    keep = (pos - j).abs() < window
+    if causal:
+        keep &= j <= pos
+    return torch.zeros(tq, tk).masked_fill(~keep, float("-inf"))
+
+
+def sdpa_case(name, shape_q, tk, causal, window=0, mask=None, lengths=None):
+    """mask: None, "additive" (random f32 [B, 1, Tq, Tk] with some -inf) or "boolean" (random
+    i64 [B, H, Tq, Tk], 1 = attend). No row is fully masked here (PyTorch gives NaN for those;
+    heed's zeros are tested against the closed form in tests/ops/attention_test.cpp)."""
     torch.manual_seed(zlib.crc32(name.encode()))
     b, h, tq, d = shape_q
     q = torch.randn(b, h, tq, d, requires_grad=True)
     k = torch.randn(b, h, tk, d, requires_grad=True)
     v = torch.randn(b, h, tk, d, requires_grad=True)
     s = q @ k.transpose(-1, -2) / d ** 0.5
-    if causal:
+    tensors = {}
+    if causal and not window:
         s = s + causal_mask(tq, tk)
+    if window:
+        s = s + window_mask(tq, tk, window, causal)
+    if lengths is not None:
+        s = s.masked_fill(padding_mask(lengths, tk)[:, None, None, :], float("-inf"))
+        tensors["key_lengths"] = torch.tensor(lengths, dtype=torch.int64)
+    if mask == "additive":
+        m = torch.randn(b, 1, tq, tk)
+        m = m.masked_fill(torch.rand(b, 1, tq, tk) < 0.2, float("-inf"))
+        m[..., -1] = 0.5  # the last key stays visible: no fully masked row
+        s = s + m
+        tensors["mask"] = m
+    elif mask == "boolean":
+        m = (torch.rand(b, h, tq, tk) < 0.7).to(torch.int64)
+        m[..., 0] = 1
+        s = s.masked_fill(m == 0, float("-inf"))
+        tensors["mask"] = m
     out = torch.softmax(s, -1) @ v
     proj = torch.randn(out.shape)
     (out * proj).sum().backward()
-    tensors = {"q": q.detach(), "k": k.detach(), "v": v.detach(), "out": out.detach(), "proj": proj,
-               "grad.q": q.grad, "grad.k": k.grad, "grad.v": v.grad}
+    tensors.update({"q": q.detach(), "k": k.detach(), "v": v.detach(), "out": out.detach(),
+                    "proj": proj, "grad.q": q.grad, "grad.k": k.grad, "grad.v": v.grad})
     write_safetensors(os.path.join(OUT_DIR, name + ".safetensors"), tensors,
-                      {"causal": str(int(causal)), "generator": GENERATOR})
+                      {"causal": str(int(causal)), "window": str(window), "generator": GENERATOR})
 
 
 def main():
@@ -92,6 +124,12 @@ def main():
     mha_case("mha_cross_padding", 2, 3, 6, 16, 2, [6, 4], False, True)
     sdpa_case("sdpa_causal", (2, 2, 7, 8), 7, True)
     sdpa_case("sdpa_cross", (1, 3, 5, 16), 9, False)
+    sdpa_case("sdpa_window", (2, 2, 9, 8), 9, False, window=3)
+    sdpa_case("sdpa_window_causal", (1, 2, 10, 8), 10, True, window=4)
+    sdpa_case("sdpa_window_cross", (1, 2, 4, 8), 11, False, window=5)
+    sdpa_case("sdpa_additive", (2, 2, 6, 8), 7, False, mask="additive")
+    sdpa_case("sdpa_boolean_padding", (2, 3, 5, 8), 6, False, mask="boolean", lengths=[6, 4])
+    sdpa_case("sdpa_boolean_causal", (1, 2, 6, 16), 6, True, mask="boolean")
     print("wrote", sorted(os.listdir(OUT_DIR)))
 
 

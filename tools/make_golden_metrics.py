@@ -50,8 +50,8 @@ import sklearn
 from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix,
                              precision_recall_fscore_support)
 
-OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden",
-                       "metrics")
+OUT_DIR = os.environ.get("HEED_GOLDEN_OUT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "metrics")
 GENERATOR = (f"tools/make_golden_metrics.py, scikit-learn {sklearn.__version__}, "
              f"numpy {np.__version__}")
 

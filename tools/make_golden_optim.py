@@ -39,7 +39,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_golden import attr_str, write_safetensors  # noqa: E402  (same file format)
 
-OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "optim")
+OUT_DIR = os.environ.get("HEED_GOLDEN_OUT") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden", "optim")
 GENERATOR = f"tools/make_golden_optim.py, torch {torch.__version__}"
 STEPS = 10
 SHAPES = {"weight": (4, 3), "bias": (3,)}

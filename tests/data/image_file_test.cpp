@@ -13,12 +13,17 @@
 
 #include "heed/core/error.h"
 #include "heed/core/tensor.h"
+#include "test_files.h"
 
 namespace heed::data {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
+using test::concat;
+using test::PngSpec;
+using test::text_bytes;
+using test::write_png;
 
 // ---- helpers ----
 
@@ -35,58 +40,6 @@ std::string error_of(F&& f) {
 
 void expect_contains(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "\"" << part << "\" not in: " << text;
-}
-
-Bytes text_bytes(const std::string& text) { return Bytes(text.begin(), text.end()); }
-
-Bytes concat(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-// What libpng needs to write one PNG; rows are in the file's packed sample layout.
-struct PngSpec {
-  uint32_t width = 0, height = 0;
-  int color_type = PNG_COLOR_TYPE_GRAY;
-  int bit_depth = 8;
-  bool interlaced = false;
-  std::vector<png_color> palette = {};
-  Bytes transparency = {};  // tRNS entries for a palette
-  std::vector<Bytes> rows = {};
-};
-
-// Writes with libpng's classic API. The setjmp landing point is in this frame, which holds only
-// trivially destructible locals that are not modified after setjmp.
-bool write_png_with_libpng(const char* path, const PngSpec& spec, png_bytep* rows) {
-  std::FILE* file = std::fopen(path, "wb");
-  if (file == nullptr) return false;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  if (setjmp(png_jmpbuf(png)) != 0) {
-    png_destroy_write_struct(&png, &info);
-    std::fclose(file);
-    return false;
-  }
-  png_init_io(png, file);
-  png_set_IHDR(png, info, spec.width, spec.height, spec.bit_depth, spec.color_type,
-               spec.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  if (!spec.palette.empty())
-    png_set_PLTE(png, info, spec.palette.data(), static_cast<int>(spec.palette.size()));
-  if (!spec.transparency.empty())
-    png_set_tRNS(png, info, spec.transparency.data(), static_cast<int>(spec.transparency.size()),
-                 nullptr);
-  png_write_info(png, info);
-  png_write_image(png, rows);
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  return std::fclose(file) == 0;
-}
-
-void write_png(const std::string& path, PngSpec spec) {
-  std::vector<png_bytep> rows;
-  for (Bytes& row : spec.rows) rows.push_back(row.data());
-  ASSERT_TRUE(write_png_with_libpng(path.c_str(), spec, rows.data())) << path;
 }
 
 // Expects `image` to be [C, H, W] with exactly `values` (in C, H, W order).

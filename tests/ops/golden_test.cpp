@@ -16,8 +16,10 @@ namespace heed {
 namespace {
 
 // fp32 on both sides; differences come from summation order and the kernels' exp/erf
-// approximations (<= 5e-7 absolute), so a tight mixed tolerance holds.
-constexpr double kAtol = 2e-5, kRtol = 2e-4;
+// approximations (<= 5e-7 absolute). Measured worst over every op, every SIMD target and the
+// -O1 sanitizer build: 1.43e-6 absolute (layer_norm's input gradient), values of order 1; a 1%
+// error in any gradient is far outside this.
+constexpr double kAtol = 3.5e-6, kRtol = 1e-6;
 
 using Inputs = std::map<std::string, Var>;
 using Attrs = std::map<std::string, std::string>;

@@ -35,8 +35,13 @@ TEST(Ops, SoftmaxClosedFormAndMaskedRows) {
   EXPECT_EQ(v[3], 1.f);
   EXPECT_EQ(v[4], 0.f);
   EXPECT_EQ(v[5], 0.f);
-  y.backward(Tensor::full({3, 2}, 1.f));
-  for (float g : x.grad().to_vector()) EXPECT_FALSE(std::isnan(g));
+  // dx = y * (dy - <dy, y>): row 0 <dy, y> = 1.75, so [-0.1875, 0.1875]; the masked entry of
+  // row 1 and the whole masked row 2 get exactly 0.
+  y.backward(Tensor::from_vector({3, 2}, {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}));
+  const std::vector<float> g = x.grad().to_vector();
+  EXPECT_NEAR(g[0], -0.1875f, 1e-7);
+  EXPECT_NEAR(g[1], 0.1875f, 1e-7);
+  for (size_t i = 2; i < 6; ++i) EXPECT_EQ(g[i], 0.f) << i;
   // Large logits: subtracting the row max keeps exp() finite.
   Var big(Tensor::from_vector({1, 2}, {1000.f, 1000.f}));
   EXPECT_EQ(softmax(big).value().to_vector(), (std::vector<float>{0.5f, 0.5f}));

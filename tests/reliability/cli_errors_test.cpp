@@ -26,91 +26,17 @@
 
 #include "heed/nn/models/vit.h"
 #include "heed/train/image_classifier.h"
+#include "cli_util.h"
 
 namespace heed {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<uint8_t>;
-
-fs::path cli_path() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  if (error) return {};
-  return self.parent_path().parent_path() / "heed";
-}
-
-struct RunResult {
-  bool exited = false;  // WIFEXITED
-  int exit_code = -1;
-  int signal = 0;  // WTERMSIG when killed by a signal
-  bool core_dumped = false;
-  std::string err;
-};
-
-// Runs `cli args...` with stdout discarded and stderr captured, killing it after 60 s.
-RunResult run_cli(const fs::path& cli, const std::vector<std::string>& args, const fs::path& err_file) {
-  std::vector<std::string> argv_strings = {cli.string()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
-  RunResult r;
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ADD_FAILURE() << "fork failed: " << std::strerror(errno);
-    return r;
-  }
-  if (child == 0) {
-    const int out = ::open("/dev/null", O_WRONLY);
-    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (::waitpid(child, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, &status, 0);
-      ADD_FAILURE() << "heed did not finish within 60 s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  r.exited = WIFEXITED(status);
-  r.exit_code = r.exited ? WEXITSTATUS(status) : -1;
-  r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  r.core_dumped = WIFSIGNALED(status) && WCOREDUMP(status);
-  std::ifstream in(err_file);
-  std::stringstream text;
-  text << in.rdbuf();
-  r.err = text.str();
-  return r;
-}
-
-Bytes idx_file(const std::vector<uint32_t>& dims, const Bytes& payload) {
-  Bytes file = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) file.push_back(static_cast<uint8_t>((d >> shift) & 0xff));
-  file.insert(file.end(), payload.begin(), payload.end());
-  return file;
-}
-
-void write_bytes(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
+using test::Bytes;
+using test::CliResult;
+using test::idx_file;
+using test::write_bytes;
+using test::write_text;
 
 constexpr int kImages = 12, kSide = 8;
 
@@ -126,10 +52,9 @@ void write_test_split(const fs::path& dir) {
 class CliErrors : public ::testing::Test {
  protected:
   void SetUp() override {
-    cli_ = cli_path();
-    ASSERT_TRUE(fs::exists(cli_)) << "the heed CLI is not at " << cli_
-                                  << " (next to the test binary's directory); build it first: "
-                                     "`make test`, or `make -C build heed_cli`";
+    ASSERT_TRUE(fs::exists(test::cli_path())) << "the heed CLI is not at " << test::cli_path()
+                                              << " (next to the test binary's directory); build it "
+                                                 "first: `make test`, or `make -C build heed_cli`";
     dir_ = fs::path(::testing::TempDir()) /
            ("heed_cli_errors_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
             "_" + std::to_string(::getpid()));
@@ -153,16 +78,18 @@ class CliErrors : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult run(const std::vector<std::string>& args) { return run_cli(cli_, args, dir_ / "stderr.txt"); }
+  CliResult run(const std::vector<std::string>& args) { return test::run_cli(args, dir_, {}, 60); }
 
-  fs::path cli_, dir_, data_;
+  fs::path dir_, data_;
   std::string checkpoint_;
 };
 
-// Exit status 1 through heed's error path, one line on stderr naming `file` and `problem`.
+// Exit status 1 through heed's error path, one line on stderr naming `file` and `problem`, and
+// nothing on stdout (no half-printed report).
 #define EXPECT_CLEAN_ERROR(result, file, problem)                                                  \
   do {                                                                                             \
-    const RunResult& r_ = (result);                                                                \
+    const CliResult& r_ = (result);                                                                \
+    EXPECT_EQ(r_.out, "") << "stdout of a failed command";                                         \
     EXPECT_TRUE(r_.exited) << "heed was killed by signal " << r_.signal                            \
                            << (r_.core_dumped ? " (core dumped)" : "") << "; stderr: " << r_.err;  \
     EXPECT_EQ(r_.exit_code, 1) << "stderr: " << r_.err;                                            \
@@ -175,7 +102,7 @@ class CliErrors : public ::testing::Test {
 
 TEST_F(CliErrors, SetupIsValid) {
   // The fixtures themselves work: the hostile cases below fail for their own reason.
-  const RunResult r = run({"eval", "--checkpoint", checkpoint_, "--data", data_.string()});
+  const CliResult r = run({"eval", "--checkpoint", checkpoint_, "--data", data_.string()});
   EXPECT_TRUE(r.exited && r.exit_code == 0) << "status " << r.exit_code << ", signal " << r.signal
                                             << ", stderr: " << r.err;
 }
@@ -228,7 +155,7 @@ TEST_F(CliErrors, UnknownConfigKeyToTrain) {
   const std::string config = (dir_ / "typo.json").string();
   write_text(config, R"({"model": {"dim": 16, "heads": 2}, "train": {"lerning_rate": 0.1}})");
   const fs::path out = dir_ / "run";
-  const RunResult r = run({"train", "--config", config, "--data", data_.string(), "--out", out.string()});
+  const CliResult r = run({"train", "--config", config, "--data", data_.string(), "--out", out.string()});
   EXPECT_CLEAN_ERROR(r, config, "unknown key 'train.lerning_rate'");
   EXPECT_FALSE(fs::exists(out)) << "the config must fail before any work";
   // A JSON syntax error names the file and the position.

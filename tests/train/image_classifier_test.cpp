@@ -20,13 +20,16 @@
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
 #include "heed/train/config_json.h"
+#include "test_files.h"
 
 namespace heed::train {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
+using test::idx_file;
+using test::write_bytes;
 
 // ---------------------------------------------------------------- helpers
 
@@ -48,56 +51,10 @@ std::string error_of(F&& f) {
         << "\"" << part_ << "\" not in: " << text_;                          \
   } while (0)
 
-Bytes gzip(const Bytes& data) {
-  z_stream stream{};
-  EXPECT_EQ(deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  Bytes out(deflateBound(&stream, data.size()) + 64);
-  stream.next_in = const_cast<Bytef*>(data.data());
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = out.data();
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
-
-Bytes idx_file(const std::vector<uint32_t>& dims, const Bytes& payload) {
-  Bytes file = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
-  for (uint32_t d : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) file.push_back((d >> shift) & 0xff);
-  file.insert(file.end(), payload.begin(), payload.end());
-  return file;
-}
-
-void write_bytes(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
 constexpr int kSide = 8, kClasses = 3, kTrainImages = 300, kTestImages = 60;
 
-// Class k: a bright 3x3 square with its corner at a class-specific position (top left, centre,
-// bottom right: in different 4x4 patches), on a noisy dark background.
 void write_split(const fs::path& dir, const std::string& prefix, int n, uint64_t seed) {
-  Rng rng(seed);
-  Bytes images, labels;
-  const int corner[kClasses][2] = {{0, 0}, {3, 3}, {5, 5}};
-  for (int i = 0; i < n; ++i) {
-    const int label = i % kClasses;  // every class present, so num_classes == 3
-    labels.push_back(uint8_t(label));
-    Bytes image(kSide * kSide);
-    for (uint8_t& px : image) px = uint8_t(rng.next_u64() % 70);
-    for (int y = 0; y < 3; ++y)
-      for (int x = 0; x < 3; ++x)
-        image[size_t((corner[label][0] + y) * kSide + corner[label][1] + x)] =
-            uint8_t(190 + rng.next_u64() % 66);
-    images.insert(images.end(), image.begin(), image.end());
-  }
-  write_bytes(dir / (prefix + "-images-idx3-ubyte.gz"),
-              gzip(idx_file({uint32_t(n), kSide, kSide}, images)));
-  write_bytes(dir / (prefix + "-labels-idx1-ubyte.gz"), gzip(idx_file({uint32_t(n)}, labels)));
+  test::write_image_split(dir, prefix, n, seed, kSide);
 }
 
 // A small, fast config: dim 16, depth 1, batch 32 (7 steps per epoch), 2 threads.
@@ -496,6 +453,38 @@ TEST_F(ImageClassifierTest, IdenticalRunsGiveBitIdenticalCheckpoints) {
             tensors_of(out("three") + "/last.safetensors").at("head.weight").to_vector());
 }
 
+TEST_F(ImageClassifierTest, FixedReplicasGiveTheSameBitsAtOneTwoAndThreeThreads) {
+  // With train.replicas fixed, the batch is cut the same way whatever the thread count, each
+  // replica's ops run single-threaded and the gradients are added in replica order: a whole
+  // run (training, validation, checkpoints, metrics) is bit-identical at 1, 2 and 3 threads.
+  std::vector<std::string> logs;
+  for (int threads : {1, 2, 3}) {
+    json j = resume_config();
+    j["train"]["threads"] = threads;
+    j["train"]["replicas"] = 2;
+    const std::string dir = out("threads" + std::to_string(threads));
+    train_image_classifier(parse_config(j), data(), dir, false);
+    if (threads > 1) {
+      expect_bit_identical(tensors_of(out("threads1") + "/last.safetensors"),
+                           tensors_of(dir + "/last.safetensors"), std::to_string(threads) + " threads");
+      expect_bit_identical(tensors_of(out("threads1") + "/best.safetensors"),
+                           tensors_of(dir + "/best.safetensors"), std::to_string(threads) + " threads");
+    }
+    // metrics.jsonl without the wall-clock field.
+    std::ifstream in(dir + "/metrics.jsonl");
+    std::string all;
+    for (std::string line; std::getline(in, line);) {
+      json entry = json::parse(line);
+      entry.erase("seconds");
+      all += entry.dump() + "\n";
+    }
+    logs.push_back(all);
+  }
+  EXPECT_EQ(logs[0], logs[1]);
+  EXPECT_EQ(logs[0], logs[2]);
+  EXPECT_FALSE(logs[0].empty());
+}
+
 // ---------------------------------------------------------------- (f) checkpoint files
 
 CheckpointInfo sample_info() {
@@ -649,6 +638,27 @@ TEST_F(ImageClassifierTest, NonFiniteLossStopsWithAnActionableError) {
   EXPECT_CONTAINS(e, "epoch 1");
   EXPECT_CONTAINS(e, "No checkpoint was written yet");  // it diverges before the first epoch ends
   EXPECT_CONTAINS(e, "train.lr");
+}
+
+TEST_F(ImageClassifierTest, NonFiniteLossAfterACheckpointNamesItAndLeavesItIntact) {
+  // One epoch (a tiny time limit stops the run after it) writes last.safetensors; then its
+  // position embedding is set to 3e38, finite (so it loads) but overflowing LayerNorm's sums:
+  // the resumed run's first loss is NaN. The error names the epoch and the checkpoint, and the
+  // checkpoint on disk is not replaced by the diverged state.
+  json j = base_config();
+  j["train"]["time_limit_minutes"] = 1e-6;
+  train_image_classifier(parse_config(j), data(), out("diverges"), false);
+  const std::string last = out("diverges") + "/last.safetensors";
+  io::SafetensorsFile f = io::read_safetensors(last);
+  for (auto& [name, t] : f.tensors)
+    if (name == "pos_embed") t = Tensor::full(t.shape(), 3e38f);
+  io::write_safetensors(last, f.tensors, f.metadata);
+  const std::string before = test::read_text(last);
+  const std::string e = error_of([&] { train_image_classifier(parse_config(j), data(), out("diverges"), true); });
+  EXPECT_CONTAINS(e, "loss became NaN");
+  EXPECT_CONTAINS(e, "epoch 2, step 1");
+  EXPECT_CONTAINS(e, last);
+  EXPECT_EQ(test::read_text(last), before) << "the checkpoint was overwritten";
 }
 
 }  // namespace

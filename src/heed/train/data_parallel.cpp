@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "heed/core/parallel.h"
@@ -10,13 +11,15 @@
 namespace heed::train {
 
 namespace {
-// Runs f(k) for k < n, one per thread, with single-threaded ops inside; the first exception
-// (by replica order) is rethrown on the calling thread once all have finished.
+// Runs f(k) for k < n on up to n threads (fewer when fewer are configured: then some run
+// several replicas in turn), with single-threaded ops inside, so each replica computes the same
+// bits whatever the thread count; the first exception (by replica order) is rethrown on the
+// calling thread once all have finished.
 template <class F>
 void for_each_replica(size_t n, F&& f) {
   std::vector<std::exception_ptr> errors(n);
   const int outer = num_threads();
-#pragma omp parallel for num_threads(int(n)) schedule(static, 1)
+#pragma omp parallel for num_threads(std::min(int(n), outer)) schedule(static, 1)
   for (size_t k = 0; k < n; ++k) {
     omp_set_num_threads(1);  // this thread's ops: no nested teams
     try {

@@ -25,7 +25,9 @@ namespace heed::train {
 
 class DataParallel {
  public:
-  // `replicas` <= 1 runs the model directly, with parallelism inside each op.
+  // `replicas` <= 1 runs the model directly, with parallelism inside each op. More replicas
+  // than threads is allowed (threads then run several in turn): a fixed replica count gives the
+  // same bits for any thread count.
   DataParallel(nn::VisionTransformer& model, int replicas);
 
   // Mean cross-entropy over the batch, as one forward over all of it would give; its gradient

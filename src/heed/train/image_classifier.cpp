@@ -67,6 +67,7 @@ ImageClassifierConfig parse_config(const json& j) {
   o.clip_grad_norm = t.get<float>("clip_grad_norm", o.clip_grad_norm);
   o.seed = t.get<uint64_t>("seed", o.seed);
   o.threads = t.get<int>("threads", o.threads);
+  o.replicas = t.get<int>("replicas", o.replicas);
   o.log_every = t.get<int64_t>("log_every", o.log_every);
   o.time_limit_minutes = t.get<double>("time_limit_minutes", o.time_limit_minutes);
   t.finish();
@@ -84,6 +85,7 @@ ImageClassifierConfig parse_config(const json& j) {
              "config: train.label_smoothing must be in [0, 1), got ", o.label_smoothing);
   HEED_CHECK(o.clip_grad_norm >= 0, "config: train.clip_grad_norm must be >= 0, got ", o.clip_grad_norm);
   HEED_CHECK(o.threads >= 0, "config: train.threads must be >= 0, got ", o.threads);
+  HEED_CHECK(o.replicas >= 0, "config: train.replicas must be >= 0, got ", o.replicas);
   HEED_CHECK(o.log_every > 0, "config: train.log_every must be > 0, got ", o.log_every);
 
   Section d = top.child("data");
@@ -124,6 +126,7 @@ json to_json(const ImageClassifierConfig& c) {
             {"beta2", o.beta2}, {"momentum", o.momentum}, {"schedule", o.schedule},
             {"warmup_epochs", o.warmup_epochs}, {"label_smoothing", o.label_smoothing},
             {"clip_grad_norm", o.clip_grad_norm}, {"seed", o.seed}, {"threads", o.threads},
+            {"replicas", o.replicas},
             {"log_every", o.log_every}, {"time_limit_minutes", o.time_limit_minutes}}},
           {"data",
            {{"validation_fraction", d.validation_fraction}, {"crop_padding", d.crop_padding},
@@ -242,11 +245,12 @@ LoadedModel load_model(const std::string& path) {
 // ---------------------------------------------------------------- evaluation
 
 Evaluation evaluate(nn::VisionTransformer& model, const Tensor& images, const Tensor& labels,
-                    int64_t batch_size, const std::vector<std::string>& class_names) {
+                    int64_t batch_size, const std::vector<std::string>& class_names,
+                    int replicas) {
   NoGradGuard no_grad;
   const bool was_training = model.training();
   model.eval();
-  DataParallel parallel(model, num_threads());
+  DataParallel parallel(model, replicas > 0 ? replicas : num_threads());
   const int64_t n = images.size(0);
   Evaluation e;
   std::vector<int64_t> truth(static_cast<size_t>(n));
@@ -409,11 +413,11 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
   loss_options.label_smoothing = config.train.label_smoothing;
 
   std::fprintf(stderr, "ViT: %ld parameters, %ldx%ldx%ld images, %ld classes; %zu train / %zu "
-               "validation images, %ld steps per epoch, %d threads\n",
+               "validation images, %ld steps per epoch, %d threads, %d replicas\n",
                long(model.parameter_count()), long(config.model.channels),
                long(config.model.image_height), long(config.model.image_width),
                long(config.model.num_classes), train_idx.size(), val_idx.size(),
-               long(steps_per_epoch), num_threads());
+               long(steps_per_epoch), num_threads(), config.train.replicas > 0 ? config.train.replicas : num_threads());
 
   InterruptScope interrupt_scope;
   TrainResult result{info.best_val_accuracy, 0, 0, false, best_path, last_path};
@@ -422,7 +426,9 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
     save_checkpoint(last_path, model, info, optimizer->state());
   };
   model.train();
-  DataParallel parallel(model, num_threads());  // after any resume has loaded the weights
+  // After any resume has loaded the weights.
+  const int replicas = config.train.replicas > 0 ? config.train.replicas : num_threads();
+  DataParallel parallel(model, replicas);
   for (; info.epoch < config.train.epochs; ++info.epoch, info.batch = 0) {
     Progress progress(info.epoch, config.train.epochs, steps_per_epoch, config.train.log_every);
     loader.start_epoch(info.epoch, info.batch);
@@ -431,7 +437,8 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
     while (std::optional<data::Batch> batch = loader.next()) {
       optimizer->set_lr(optim::learning_rate(schedule, info.global_step));
       const float value = parallel.train_step(batch->images, batch->labels, loss_options);
-      HEED_CHECK(std::isfinite(value), "train: the loss became ", value, " at epoch ", info.epoch + 1,
+      HEED_CHECK(std::isfinite(value), "train: the loss became ",
+                 std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf", " at epoch ", info.epoch + 1,
                  ", step ", info.batch + 1, " (learning rate ", optimizer->lr(), "); stopping. ",
                  std::filesystem::exists(last_path)
                      ? "The last good checkpoint is " + last_path
@@ -453,7 +460,8 @@ TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const
         return result;
       }
     }
-    const Evaluation val = evaluate(model, val_images, val_labels, config.data.eval_batch_size, names);
+    const Evaluation val =
+        evaluate(model, val_images, val_labels, config.data.eval_batch_size, names, replicas);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
     const bool best = val.report.accuracy > info.best_val_accuracy;

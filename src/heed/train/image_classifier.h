@@ -24,6 +24,9 @@ struct TrainOptions {
   float clip_grad_norm = 0.0f;  // 0: off
   uint64_t seed = 0;
   int threads = 0;            // 0: OMP_NUM_THREADS or every core
+  // Model replicas the batch is split over (train/data_parallel.h); 0: one per thread. With a
+  // fixed count, results are bit-identical for any thread count.
+  int replicas = 0;
   int64_t log_every = 50;     // steps between log lines when stderr is not a terminal
   double time_limit_minutes = 0;  // > 0: stop after the epoch in which this much time has passed
 };
@@ -85,9 +88,11 @@ struct Evaluation {
   double loss = 0;
   std::vector<int64_t> predictions;
 };
-// `images` must already be normalised. Runs without gradients, in eval mode.
+// `images` must already be normalised. Runs without gradients, in eval mode, over `replicas`
+// model replicas (0: one per thread).
 Evaluation evaluate(nn::VisionTransformer& model, const Tensor& images, const Tensor& labels,
-                    int64_t batch_size, const std::vector<std::string>& class_names);
+                    int64_t batch_size, const std::vector<std::string>& class_names,
+                    int replicas = 0);
 
 // A model rebuilt from a checkpoint, ready for inference.
 struct LoadedModel {
