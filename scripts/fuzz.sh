@@ -12,6 +12,9 @@
 # Exits 1 if any target found a crash (or leak, timeout, out-of-memory), naming the crash files.
 # Reproduce one: build-fuzz/fuzz_<target> build-fuzz/crashes/<target>/<file>
 # FUZZ_ARGS adds libFuzzer flags to every run (e.g. FUZZ_ARGS="-max_len=65536").
+# Runs are seeded (FUZZ_SEED, default 1). FUZZ_FRESH=1 (what CI sets) starts every target from the
+# committed corpus alone instead of the accumulated one, so a CI run does not depend on earlier
+# runs on the same machine.
 #
 # Needs clang-14, libclang-rt-14-dev (the libFuzzer and sanitizer runtimes) and libomp-14-dev,
 # plus the project's own dependencies (scripts/setup.sh installs them all).
@@ -262,6 +265,7 @@ failed=()
 for t in "${targets[@]}"; do
   corpus="$out/corpus/$t"
   crashes="$out/crashes/$t"
+  if [ "${FUZZ_FRESH:-0}" = 1 ]; then rm -rf "$corpus"; fi
   mkdir -p "$corpus" "$crashes"
   # The committed seeds are copied in (never fuzzed in place); earlier finds are kept.
   cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
@@ -269,7 +273,7 @@ for t in "${targets[@]}"; do
   echo "fuzz: running fuzz_$t for ${seconds} s (log: $log)"
   status=0
   # shellcheck disable=SC2086  # FUZZ_ARGS is a list of flags
-  "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "$out/fuzz_$t" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -dict="$(dict_of "$t")" -artifact_prefix="$crashes/" -print_final_stats=1 \
     ${FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 || status=$?
   runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)

@@ -42,7 +42,8 @@ the metadata heed's save_checkpoint writes (all values strings):
 Float fields that heed stores as C++ float (lr, dropout, layer_norm_eps, ...) are rounded to
 float32 first, so heed's to_json of the parsed config equals the JSON written here.
 
-The golden file (--golden DIR -> DIR/vit_tiny.safetensors) is a tiny random ViT (8x8 images,
+The golden files (--golden DIR -> DIR/vit_tiny.safetensors, and vit_tiny_postnorm.safetensors
+with post-norm blocks) are a tiny random ViT (8x8 images,
 1 channel, patch 4, dim 16, depth 2, heads 2, mlp_ratio 2, 3 classes) with non-trivial weights
 (random biases, LayerNorm affines, class token and position embedding) exported as above, plus
 two extra tensors:
@@ -397,8 +398,15 @@ GOLDEN_MEAN, GOLDEN_STD = [0.25], [0.5]
 
 
 def make_golden(out_dir):
-    torch.manual_seed(GOLDEN_SEED)
-    config = resolve_config(GOLDEN_CONFIG)
+    """Writes the pre-norm golden file, then the same for post-norm blocks; returns both paths."""
+    post = {**GOLDEN_CONFIG, "model": {**GOLDEN_CONFIG["model"], "norm": "post"}}
+    return [make_golden_file(out_dir, "vit_tiny.safetensors", GOLDEN_CONFIG, GOLDEN_SEED),
+            make_golden_file(out_dir, "vit_tiny_postnorm.safetensors", post, GOLDEN_SEED + 1)]
+
+
+def make_golden_file(out_dir, file_name, golden_config, seed):
+    torch.manual_seed(seed)
+    config = resolve_config(golden_config)
     model = build_model(config)
     # Non-trivial values everywhere (timm's init leaves biases 0 and LayerNorms at (1, 0)), scaled
     # so activations stay O(1): weights ~ N(0, 1/fan_in), biases and affines ~ N(0, 0.1^2).
@@ -422,8 +430,8 @@ def make_golden(out_dir):
     grads = {"golden.grad." + name: p.grad.detach().clone() for name, p in model.named_parameters()}
     model.zero_grad()
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "vit_tiny.safetensors")
-    export(model, path, GOLDEN_CONFIG, GOLDEN_MEAN, GOLDEN_STD, None,
+    path = os.path.join(out_dir, file_name)
+    export(model, path, golden_config, GOLDEN_MEAN, GOLDEN_STD, None,
            extra_tensors={"golden.images": images, "golden.logits": logits.detach(),
                           "golden.labels": labels, **grads})
     return path
@@ -452,7 +460,7 @@ def main():
     torch.set_num_threads(1)
 
     if args.golden:
-        print(make_golden(args.golden))
+        print("\n".join(make_golden(args.golden)))
         return
     if not args.out:
         ap.error("--out is required with --torch-checkpoint and --random")

@@ -61,6 +61,25 @@ TEST(Ops, LayerNormClosedForm) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[size_t(i)], 2.0 * (i + 1 - 2.5) * rstd + 1.0, 1e-6);
 }
 
+TEST(Ops, LayerNormLargeMeanAndConstantRows) {
+  // Row 0: 10000 + [-1, 0, 1, 0]: mean 10000, variance 0.5 exactly. A one-pass E[x^2] - E[x]^2
+  // in float (x^2 ~ 1e8, whose spacing is 8) loses the variance entirely; two passes keep it.
+  // Row 1: constant, variance 0: y = b exactly, which needs eps (1 / sqrt(0) is inf, 0 * inf NaN).
+  Var x(Tensor::from_vector({2, 4}, {9999, 10000, 10001, 10000, 7, 7, 7, 7}), true);
+  Var w(Tensor::from_vector({4}, {1.f, 2.f, 3.f, 4.f}), true), b(Tensor::from_vector({4}, {0.5f, -1.f, 0.f, 2.f}), true);
+  Var y = layer_norm(x, w, b, 1e-5f);
+  const std::vector<float> v = y.value().to_vector();
+  const double rstd = 1.0 / std::sqrt(0.5 + 1e-5);
+  const double want[4] = {-1 * rstd * 1 + 0.5, 0 - 1.0, 1 * rstd * 3 + 0.0, 0 + 2.0};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(v[size_t(i)], want[i], 2e-6) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(v[size_t(4 + i)], b.value().f32()[i]) << i;
+  // The constant row's input gradient is rstd * (g - mean(g)) with xhat = 0: finite.
+  y.backward(Tensor::full({2, 4}, 1.f));
+  for (float g : x.grad().to_vector()) EXPECT_TRUE(std::isfinite(g));
+  const double r1 = 1.0 / std::sqrt(1e-5);  // row 1: g = w, mean(g) = 2.5
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(x.grad().f32()[4 + i], r1 * (i + 1 - 2.5), 1e-3 * r1) << i;
+}
+
 TEST(Ops, CrossEntropyClosedFormAndIgnoredRows) {
   // Uniform logits over 4 classes: loss = ln 4 for every counted row; the ignored row adds nothing.
   Var logits(Tensor::zeros({3, 4}), true);

@@ -1,5 +1,6 @@
 #include "heed/core/allocator.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -38,6 +39,9 @@ Cache& cache() {
   return *c;
 }
 
+// Storage in use, for allocator_stats (a leak shows as live bytes that keep growing).
+std::atomic<size_t> g_live_bytes{0}, g_live_blocks{0};
+
 size_t rounded_size(size_t bytes) {
   const size_t n = bytes < 1 ? 1 : bytes;
   return n >= kCachedMin ? (n + kGranule - 1) / kGranule * kGranule
@@ -47,6 +51,8 @@ size_t rounded_size(size_t bytes) {
 
 void* allocate_aligned(size_t bytes) {
   const size_t size = rounded_size(bytes);
+  g_live_bytes.fetch_add(size, std::memory_order_relaxed);
+  g_live_blocks.fetch_add(1, std::memory_order_relaxed);
   if (kCacheEnabled && size >= kCachedMin) {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -61,13 +67,19 @@ void* allocate_aligned(size_t bytes) {
     ++c.misses;
   }
   void* p = std::aligned_alloc(kAlignment, size);
-  if (!p) throw std::bad_alloc();
+  if (!p) {
+    g_live_bytes.fetch_sub(size, std::memory_order_relaxed);
+    g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
+    throw std::bad_alloc();
+  }
   return p;
 }
 
 void free_aligned(void* ptr, size_t bytes) {
   if (!ptr) return;
   const size_t size = rounded_size(bytes);
+  g_live_bytes.fetch_sub(size, std::memory_order_relaxed);
+  g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
   if (kCacheEnabled && size >= kCachedMin) {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -83,7 +95,7 @@ void free_aligned(void* ptr, size_t bytes) {
 AllocatorStats allocator_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  return {c.cached, c.hits, c.misses};
+  return {c.cached, c.hits, c.misses, g_live_bytes.load(), g_live_blocks.load()};
 }
 
 void release_cached_memory() {

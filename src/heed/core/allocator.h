@@ -16,6 +16,7 @@ void free_aligned(void* ptr, size_t bytes);
 
 struct AllocatorStats {
   size_t cached_bytes, cache_hits, cache_misses;
+  size_t live_bytes, live_blocks;  // handed out and not yet freed (tensor storage in use)
 };
 AllocatorStats allocator_stats();
 void release_cached_memory();  // returns every cached block to the system

@@ -1,11 +1,13 @@
 #include "heed/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <utility>
@@ -17,6 +19,16 @@ namespace heed::io {
 namespace {
 
 std::string errno_text() { return std::strerror(errno); }
+
+// A crash test's fail point (tests/reliability/crash_safe_checkpoint_test.cpp): when
+// HEED_FAILPOINT names `stage`, the process kills itself there with SIGKILL, exactly as a
+// scheduler's kill -9 or an out-of-memory kill would land, but at a chosen instant instead of a
+// timed one. Read at every call (a forked child may set it); unset in normal use, where this is
+// a getenv per stage of a write that also makes several system calls.
+void fail_point(const char* stage) {
+  const char* armed = std::getenv("HEED_FAILPOINT");
+  if (armed && std::strcmp(armed, stage) == 0) ::kill(::getpid(), SIGKILL);
+}
 
 // Closes a descriptor on scope exit (unless released); close errors are ignored here because
 // the paths that care call close() explicitly and check it.
@@ -100,17 +112,24 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> bytes
   HEED_CHECK(fd.get() >= 0, "write_file_atomic: ", path, ": cannot create temporary file ",
              tmp_name, ": ", errno_text());
   TempFile tmp(tmp_name);
+  fail_point("atomic-write:created");
 
-  HEED_CHECK(write_all(fd.get(), bytes), "write_file_atomic: ", path, ": cannot write ", tmp_name,
-             ": ", errno_text());
+  const size_t half = bytes.size() / 2;
+  HEED_CHECK(write_all(fd.get(), bytes.first(half)), "write_file_atomic: ", path, ": cannot write ",
+             tmp_name, ": ", errno_text());
+  fail_point("atomic-write:half-written");
+  HEED_CHECK(write_all(fd.get(), bytes.subspan(half)), "write_file_atomic: ", path,
+             ": cannot write ", tmp_name, ": ", errno_text());
   HEED_CHECK(::fsync(fd.get()) == 0, "write_file_atomic: ", path, ": cannot sync ", tmp_name, ": ",
              errno_text());
+  fail_point("atomic-write:synced");
   // close() can report a delayed write error (e.g. on NFS), so it is checked, not left to Fd.
   HEED_CHECK(::close(fd.release()) == 0, "write_file_atomic: ", path, ": cannot close ", tmp_name,
              ": ", errno_text());
   HEED_CHECK(::rename(tmp_name.c_str(), path.c_str()) == 0, "write_file_atomic: ", path,
              ": cannot rename ", tmp_name, " over it: ", errno_text());
   tmp.commit();
+  fail_point("atomic-write:renamed");
   fsync_dir(path);
 }
 
