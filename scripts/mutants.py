@@ -42,7 +42,7 @@ MUTANTS = [
      "const float inv = 1.0f / exp_shifted(xr, 0.f, yr, cols);",
      "softmax without subtracting the row max"),
     ("layernorm-no-eps", "src/heed/kernels/layer_norm.cpp",
-     "const float rs = 1.0f / std::sqrt(var + eps);", "const float rs = 1.0f / std::sqrt(var);",
+     "const float rs = 1.0f / std::sqrt(var + eps);", "const float rs = 1.0f / std::sqrt(var + 0.f * eps);",
      "LayerNorm without eps"),
     ("gelu-grad-1pct", "src/heed/kernels/elementwise.cpp",
      "const V pdf = hn::Mul(hn::Set(d, kInvSqrt2Pi),", "const V pdf = hn::Mul(hn::Set(d, 1.01f * kInvSqrt2Pi),",
@@ -65,7 +65,7 @@ MUTANTS = [
      "linear: the bias gradient dropped"),
     # ---- optim
     ("adamw-no-bias-correction", "src/heed/optim/adamw.cpp",
-     ".neg_step_size = float(-lr / bias_correction1),", ".neg_step_size = float(-lr),",
+     ".neg_step_size = float(-lr / bias_correction1),", ".neg_step_size = float(-lr / (0.0 * bias_correction1 + 1.0)),",
      "AdamW without the first moment's bias correction"),
     ("adamw-eps-inside-sqrt", "src/heed/kernels/optimizer_update.cpp",
      "const float denom = std::sqrt(vi) / c.bias_correction2_sqrt + c.eps;",
