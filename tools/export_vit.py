@@ -37,7 +37,7 @@ the metadata heed's save_checkpoint writes (all values strings):
     model   "vit"
     config  JSON: {"model": {...}, "train": {...}, "data": {...}}, every key of heed's
             to_json(ImageClassifierConfig), compact, keys sorted (as nlohmann::json dumps them)
-    trainer JSON: {"epoch", "batch", "global_step", "best_val_accuracy", "seed_state": [0, 0],
+    trainer JSON: {"epoch", "batch", "global_step", "best_metric": null, "seed_state": [0, 0],
                    "normalization": {"mean": [...], "std": [...]}}
 Float fields that heed stores as C++ float (lr, dropout, layer_norm_eps, ...) are rounded to
 float32 first, so heed's to_json of the parsed config equals the JSON written here.
@@ -195,10 +195,10 @@ SCHEMA = {
         "schedule": ("cosine", "str"), "warmup_epochs": (1.0, "float"),
         "label_smoothing": (0.0, "float32"), "clip_grad_norm": (0.0, "float32"),
         "seed": (0, "int"), "threads": (0, "int"), "replicas": (0, "int"), "log_every": (50, "int"),
-        "time_limit_minutes": (0.0, "float"),
+        "time_limit_minutes": (0.0, "float"), "init_from": ("", "str"),
     },
     "data": {
-        "validation_fraction": (0.1, "float"), "crop_padding": (0, "int"),
+        "dir": ("data/fashion-mnist", "str"), "validation_fraction": (0.1, "float"), "crop_padding": (0, "int"),
         "horizontal_flip": (False, "bool"), "eval_batch_size": (500, "int"),
         "class_names": ([], "list"),
     },
@@ -210,10 +210,12 @@ def resolve_config(user):
     heed's parse_config does. Returns the full {"model", "train", "data"} layout."""
     if not isinstance(user, dict):
         raise SystemExit("config: the top level must be an object")
+    if user.get("task", "image-classification") != "image-classification":
+        raise SystemExit(f"config: task \"{user['task']}\" is not image-classification")
     for section in user:
-        if section not in SCHEMA:
+        if section not in SCHEMA and section != "task":
             raise SystemExit(f"config: unknown key '{section}'")
-    out = {}
+    out = {"task": "image-classification"}
     for section, fields in SCHEMA.items():
         given = user.get(section, {})
         if not isinstance(given, dict):
@@ -275,7 +277,7 @@ def heed_json(value):
 
 
 def checkpoint_metadata(config_dict, normalization_mean, normalization_std, class_names,
-                        epoch=None, global_step=0, best_val_accuracy=-1.0):
+                        epoch=None, global_step=0, best_metric=None):
     config = resolve_config(config_dict)
     channels, classes = config["model"]["channels"], config["model"]["num_classes"]
     mean = [f32(v) for v in normalization_mean]
@@ -295,7 +297,7 @@ def checkpoint_metadata(config_dict, normalization_mean, normalization_std, clas
         "epoch": config["train"]["epochs"] if epoch is None else epoch,
         "batch": 0,
         "global_step": global_step,
-        "best_val_accuracy": float(best_val_accuracy),
+        "best_metric": None if best_metric is None else float(best_metric),
         "seed_state": [0, 0],
         "normalization": {"mean": mean, "std": std},
     }

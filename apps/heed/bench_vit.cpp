@@ -10,7 +10,8 @@
 #include "heed/optim/adamw.h"
 #include "heed/train/config_json.h"
 #include "heed/train/data_parallel.h"
-#include "heed/train/image_classifier.h"
+#include "heed/tasks/classification.h"
+#include "heed/tasks/image_classification.h"
 
 namespace heed::cli {
 
@@ -29,7 +30,7 @@ double median(std::vector<double> v) {
 
 void run(const VitBenchArgs& a) {
   nlohmann::json json = train::read_json_file(a.config);
-  train::ImageClassifierConfig config = train::parse_config(json);
+  tasks::ImageClassifierConfig config = tasks::parse_config(json);
   if (a.threads > 0) set_num_threads(a.threads);
   config.model.image_height = config.model.image_width = a.image_size;
   config.model.channels = a.channels;
@@ -44,10 +45,14 @@ void run(const VitBenchArgs& a) {
   std::vector<double> train_s, infer_s;
   // As `heed train` and `heed eval` run it: one replica per thread (train/data_parallel.h).
   train::DataParallel parallel(model, num_threads());
+  const tasks::ClassificationTask task(tasks::kImageClassification,
+                                       std::vector<std::string>(size_t(a.classes), "class"), 0.f);
+  nn::Batch data;
+  data.tensors = {{"images", x}, {"labels", y}};
   model.train();
   for (int64_t s = 0; s < a.steps + 2; ++s) {  // two warm-up steps
     const auto t0 = std::chrono::steady_clock::now();
-    parallel.train_step(x, y, {});
+    parallel.train_step(data, task);
     optimizer.step();
     optimizer.zero_grad();
     if (s >= 2) train_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -55,7 +60,7 @@ void run(const VitBenchArgs& a) {
   model.eval();
   for (int64_t s = 0; s < a.steps + 2; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
-    parallel.predict(x);
+    parallel.predict(data);
     if (s >= 2) infer_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   const double train_ips = double(batch) / median(train_s), infer_ips = double(batch) / median(infer_s);

@@ -1,4 +1,6 @@
 #include "heed/data/loader.h"
+#include "heed/tasks/image_classification.h"
+#include "heed/train/batch_loader.h"
 
 #include <gtest/gtest.h>
 
@@ -63,11 +65,33 @@ std::vector<int64_t> expected_order(std::vector<int64_t> indices, uint64_t seed,
   return indices;
 }
 
+// The training loader as the image task builds it: an ImageDataset over the set and a
+// ShuffledBatches plan of `indices`, behind the trainer's BatchLoader.
+struct ImageLoader {
+  ImageLoader(const ImageSet& set, std::vector<int64_t> indices, int64_t batch_size, bool shuffle,
+              bool drop_last, AugmentOptions aug, uint64_t seed)
+      : data(set, aug), plan(std::move(indices), batch_size, shuffle, drop_last, seed),
+        loader(data, plan, seed, true) {}
+  void start_epoch(int64_t epoch, int64_t skip = 0) { loader.start_epoch(epoch, skip); }
+  std::optional<nn::Batch> next() { return loader.next(); }
+  int64_t batches_per_epoch() const { return loader.batches_per_epoch(); }
+  tasks::ImageDataset data;
+  train::ShuffledBatches plan;
+  train::BatchLoader loader;
+};
+
+// A batch's tensors, as the old loader's fields.
+struct Batch {
+  std::vector<int64_t> indices;
+  Tensor images, labels;
+};
+
 // All batches of one epoch (from skip_batches on).
-std::vector<Batch> epoch_batches(BatchLoader& loader, int64_t epoch, int64_t skip = 0) {
+std::vector<Batch> epoch_batches(ImageLoader& loader, int64_t epoch, int64_t skip = 0) {
   loader.start_epoch(epoch, skip);
   std::vector<Batch> batches;
-  while (auto batch = loader.next()) batches.push_back(std::move(*batch));
+  while (auto batch = loader.next())
+    batches.push_back({batch->indices, batch->at("images"), batch->at("labels")});
   return batches;
 }
 
@@ -301,11 +325,11 @@ TEST(Augment, Errors) {
                   "crop_padding must be >= 0");
 }
 
-// ---- BatchLoader ----
+// ---- ImageLoader ----
 
 TEST(Loader, EveryIndexOnceWithMatchingPixelsAndLabels) {
   const ImageSet set = pattern_set(10, 1, 2, 2);
-  BatchLoader loader(set, iota(10), 3, true, false, {}, 1);
+  ImageLoader loader(set, iota(10), 3, true, false, {}, 1);
   EXPECT_EQ(loader.batches_per_epoch(), 4);
   for (int64_t epoch = 0; epoch < 3; ++epoch) {
     const std::vector<Batch> batches = epoch_batches(loader, epoch);
@@ -329,9 +353,9 @@ TEST(Loader, EveryIndexOnceWithMatchingPixelsAndLabels) {
 
 TEST(Loader, OrderDependsOnlyOnSeedAndEpoch) {
   const ImageSet set = pattern_set(50, 1, 1, 1);
-  BatchLoader a(set, iota(50), 7, true, false, {}, 99);
-  BatchLoader b(set, iota(50), 7, true, false, {}, 99);
-  BatchLoader other_seed(set, iota(50), 7, true, false, {}, 100);
+  ImageLoader a(set, iota(50), 7, true, false, {}, 99);
+  ImageLoader b(set, iota(50), 7, true, false, {}, 99);
+  ImageLoader other_seed(set, iota(50), 7, true, false, {}, 100);
   // a has been through other epochs first; b starts at epoch 3 directly.
   epoch_batches(a, 0);
   epoch_batches(a, 1);
@@ -348,7 +372,7 @@ TEST(Loader, OrderDependsOnlyOnSeedAndEpoch) {
 TEST(Loader, WithoutShuffleKeepsTheGivenOrder) {
   const ImageSet set = pattern_set(20, 1, 1, 1);
   const std::vector<int64_t> subset = {5, 3, 19, 0, 7};
-  BatchLoader loader(set, subset, 2, false, false, {}, 1);
+  ImageLoader loader(set, subset, 2, false, false, {}, 1);
   EXPECT_EQ(concat_indices(epoch_batches(loader, 0)), subset);
   EXPECT_EQ(concat_indices(epoch_batches(loader, 1)), subset);
 }
@@ -356,7 +380,7 @@ TEST(Loader, WithoutShuffleKeepsTheGivenOrder) {
 TEST(Loader, SubsetIndicesOnly) {
   const ImageSet set = pattern_set(30, 1, 1, 1);
   const auto [train, validation] = split_indices(30, 0.3, 4);
-  BatchLoader loader(set, validation, 4, true, false, {}, 1);
+  ImageLoader loader(set, validation, 4, true, false, {}, 1);
   std::vector<int64_t> seen = concat_indices(epoch_batches(loader, 2));
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, validation);
@@ -366,8 +390,8 @@ TEST(Loader, SubsetIndicesOnly) {
 TEST(Loader, SkipBatchesResumesTheSameSequence) {
   const ImageSet set = pattern_set(23, 1, 4, 4);
   const AugmentOptions aug{.crop_padding = 2, .horizontal_flip = true};
-  BatchLoader full(set, iota(23), 5, true, false, aug, 17);
-  BatchLoader resumed(set, iota(23), 5, true, false, aug, 17);
+  ImageLoader full(set, iota(23), 5, true, false, aug, 17);
+  ImageLoader resumed(set, iota(23), 5, true, false, aug, 17);
   const std::vector<Batch> all = epoch_batches(full, 6);
   for (int64_t skip = 0; skip <= full.batches_per_epoch(); ++skip) {
     const std::vector<Batch> rest = epoch_batches(resumed, 6, skip);
@@ -386,7 +410,7 @@ TEST(Loader, AugmentationKeyIsEpochTimesSetSizePlusIndex) {
   const int64_t n = 12;
   const ImageSet set = pattern_set(n, 2, 3, 3);
   const AugmentOptions aug{.crop_padding = 1, .horizontal_flip = true};
-  BatchLoader loader(set, iota(n), 4, true, false, aug, 21);
+  ImageLoader loader(set, iota(n), 4, true, false, aug, 21);
   for (int64_t epoch : {0, 5}) {
     for (const Batch& b : epoch_batches(loader, epoch)) {
       for (size_t i = 0; i < b.indices.size(); ++i) {
@@ -400,21 +424,21 @@ TEST(Loader, AugmentationKeyIsEpochTimesSetSizePlusIndex) {
 
 TEST(Loader, DropLast) {
   const ImageSet set = pattern_set(10, 1, 1, 1);
-  BatchLoader loader(set, iota(10), 3, true, true, {}, 1);
+  ImageLoader loader(set, iota(10), 3, true, true, {}, 1);
   EXPECT_EQ(loader.batches_per_epoch(), 3);
   const std::vector<Batch> batches = epoch_batches(loader, 0);
   ASSERT_EQ(batches.size(), 3u);
   for (const Batch& b : batches) EXPECT_EQ(b.indices.size(), 3u);
   const std::vector<int64_t> order = expected_order(iota(10), 1, 0);
   EXPECT_EQ(concat_indices(batches), std::vector<int64_t>(order.begin(), order.begin() + 9));
-  BatchLoader tiny(set, {1, 2}, 3, true, true, {}, 1);
+  ImageLoader tiny(set, {1, 2}, 3, true, true, {}, 1);
   EXPECT_EQ(tiny.batches_per_epoch(), 0);
   EXPECT_TRUE(epoch_batches(tiny, 0).empty());
 }
 
 TEST(Loader, EndOfEpochStaysEnded) {
   const ImageSet set = pattern_set(4, 1, 1, 1);
-  BatchLoader loader(set, iota(4), 4, false, false, {}, 1);
+  ImageLoader loader(set, iota(4), 4, false, false, {}, 1);
   loader.start_epoch(0);
   EXPECT_TRUE(loader.next().has_value());
   EXPECT_FALSE(loader.next().has_value());
@@ -424,23 +448,23 @@ TEST(Loader, EndOfEpochStaysEnded) {
 TEST(Loader, StoppingMidEpochIsClean) {
   const ImageSet set = pattern_set(2000, 1, 2, 2);
   {
-    BatchLoader loader(set, iota(2000), 2, true, false, {.crop_padding = 1}, 3);
+    ImageLoader loader(set, iota(2000), 2, true, false, {.crop_padding = 1}, 3);
     loader.start_epoch(0);
     ASSERT_TRUE(loader.next().has_value());
   }  // destroyed with a full queue and a producer waiting for room
   {
-    BatchLoader loader(set, iota(2000), 2, true, false, {}, 3);
+    ImageLoader loader(set, iota(2000), 2, true, false, {}, 3);
     loader.start_epoch(0);
   }  // destroyed before anything was consumed
-  { BatchLoader never_started(set, iota(2000), 2, true, false, {}, 3); }
+  { ImageLoader never_started(set, iota(2000), 2, true, false, {}, 3); }
   // Restarting mid-epoch discards the old epoch's queued batches.
-  BatchLoader loader(set, iota(2000), 2, true, false, {}, 3);
+  ImageLoader loader(set, iota(2000), 2, true, false, {}, 3);
   loader.start_epoch(0);
   loader.next();
   loader.next();
   const std::vector<int64_t> order = expected_order(iota(2000), 3, 1);
   loader.start_epoch(1);
-  const std::optional<Batch> first = loader.next();
+  const std::optional<nn::Batch> first = loader.next();
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->indices, (std::vector<int64_t>{order[0], order[1]}));
   for (int i = 0; i < 50; ++i) loader.start_epoch(i % 3, i % 7);  // rapid restarts
@@ -449,19 +473,18 @@ TEST(Loader, StoppingMidEpochIsClean) {
 
 TEST(Loader, Errors) {
   const ImageSet set = pattern_set(5, 1, 1, 1);
-  expect_contains(error_of([&] {
-                    BatchLoader(set, {0, 5}, 2, true, false, {}, 0);
-                  }),
-                  "index 5 is outside the set of 5 images");
-  expect_contains(error_of([&] { BatchLoader(set, {0}, 0, true, false, {}, 0); }),
+  ImageLoader outside(set, {0, 5}, 2, true, false, {}, 0);  // found when the batch is made
+  outside.start_epoch(0);
+  expect_contains(error_of([&] { outside.next(); }), "index 5 is outside the set of 5");
+  expect_contains(error_of([&] { ImageLoader(set, {0}, 0, true, false, {}, 0); }),
                   "batch_size must be positive");
-  expect_contains(error_of([&] { BatchLoader(set, {0}, 1, true, false, {.crop_padding = -2}, 0); }),
+  expect_contains(error_of([&] { ImageLoader(set, {0}, 1, true, false, {.crop_padding = -2}, 0); }),
                   "crop_padding must be >= 0");
   ImageSet bad_labels = set;
   bad_labels.labels = Tensor::zeros({4}, DType::I64);
-  expect_contains(error_of([&] { BatchLoader(bad_labels, {0}, 1, true, false, {}, 0); }),
+  expect_contains(error_of([&] { ImageLoader(bad_labels, {0}, 1, true, false, {}, 0); }),
                   "expected i64 [5] labels");
-  BatchLoader loader(set, iota(5), 2, true, false, {}, 0);
+  ImageLoader loader(set, iota(5), 2, true, false, {}, 0);
   expect_contains(error_of([&] { loader.next(); }), "call start_epoch first");
 }
 

@@ -1,6 +1,6 @@
 // libFuzzer target: a training config as `heed train --config` reads it: nlohmann::json::parse
 // on the input bytes (a JSON syntax error is the parser's expected outcome and is skipped), then
-// heed::train::parse_config. A config that parses must round-trip the way a checkpoint stores it:
+// heed::tasks::parse_config. A config that parses must round-trip the way a checkpoint stores it:
 // parse_config(parse(to_json(c).dump())) succeeds and gives the same config.
 //
 // Expected outcomes: a config or heed::Error. Anything else (a crash, a sanitizer report, a
@@ -22,7 +22,7 @@
 #include "heed/core/error.h"
 #include "heed/io/json_limits.h"
 #include "heed/train/config_json.h"
-#include "heed/train/image_classifier.h"
+#include "heed/tasks/image_classification.h"
 
 namespace {
 
@@ -49,17 +49,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const nlohmann::json::exception&) {
     return 0;  // not JSON: read_json_file reports it as "<file>: not valid JSON: ..."
   }
-  heed::train::ImageClassifierConfig config;
+  heed::tasks::ImageClassifierConfig config;
   try {
-    config = heed::train::parse_config(json);
+    config = heed::tasks::parse_config(json);
   } catch (const heed::Error&) {
     return 0;  // rejected with a message naming the key: the expected outcome
   }
   // An accepted config must read back from its resolved form as a checkpoint stores it (JSON
   // text: save_checkpoint dumps to_json, load_checkpoint parses it and calls parse_config), with
   // no error and to the same values.
-  const nlohmann::json resolved = heed::train::to_json(config);
+  const nlohmann::json resolved = heed::tasks::to_json(config);
   const nlohmann::json reread = nlohmann::json::parse(resolved.dump());
-  if (heed::train::to_json(heed::train::parse_config(reread)) != resolved) __builtin_trap();
+  if (heed::tasks::to_json(heed::tasks::parse_config(reread)) != resolved) __builtin_trap();
   return 0;
 }

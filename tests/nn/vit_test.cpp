@@ -19,7 +19,7 @@
 
 #include "heed/io/safetensors.h"
 #include "heed/ops/ops.h"
-#include "heed/train/image_classifier.h"
+#include "heed/tasks/image_classification.h"
 #include "ops/gradcheck.h"
 #include "test_util.h"
 #include "test_util.h"
@@ -62,18 +62,19 @@ std::string error_of(F&& f) {
 
 bool is_golden(const std::string& name) { return name.rfind("golden.", 0) == 0; }
 
-// The model of a golden checkpoint. heed::train::load_model loads strictly, so it rejects the
-// extra golden.* tensors: rebuild the model from load_checkpoint's info and load the rest.
+// The model of a golden checkpoint. tasks::load_model loads strictly, so it rejects the extra
+// golden.* tensors: rebuild the model from the checkpoint's info and load the rest.
 std::unique_ptr<nn::VisionTransformer> model_from_golden(const std::string& path,
-                                                         train::CheckpointInfo* info = nullptr) {
-  train::LoadedCheckpoint ckpt = train::load_checkpoint(path);
+                                                         tasks::CheckpointInfo* info = nullptr) {
+  const train::Checkpoint ckpt = train::read_checkpoint(path);
+  const tasks::CheckpointInfo ckpt_info = tasks::checkpoint_info(ckpt);
   std::map<std::string, Tensor> state;
   for (auto& [name, t] : ckpt.model)
     if (!is_golden(name)) state[name] = t;
-  auto model = std::make_unique<nn::VisionTransformer>(ckpt.info.config.model, 0);
+  auto model = std::make_unique<nn::VisionTransformer>(ckpt_info.config.model, 0);
   model->load_state_dict(state);  // strict: every remaining tensor is a parameter
   model->eval();
-  if (info) *info = ckpt.info;
+  if (info) *info = ckpt_info;
   return model;
 }
 
@@ -113,7 +114,7 @@ class VitTempDir : public ::testing::Test {
 
 TEST(VitGolden, MatchesPyTorchLogits) {
   const io::SafetensorsFile file = io::read_safetensors(golden_path());
-  train::CheckpointInfo info;
+  tasks::CheckpointInfo info;
   auto model = model_from_golden(golden_path(), &info);
   // The metadata written by export_vit.py reads back as the golden config.
   const nn::VitConfig& c = info.config.model;
@@ -131,9 +132,9 @@ TEST(VitGolden, MatchesPyTorchLogits) {
   EXPECT_EQ(info.config.data.class_names, (std::vector<std::string>{"left", "middle", "right"}));
   EXPECT_EQ(info.normalization.mean, std::vector<float>{0.25f});
   EXPECT_EQ(info.normalization.std, std::vector<float>{0.5f});
-  EXPECT_EQ(info.seed_state, (std::pair<uint64_t, uint64_t>{0, 0}));
+  EXPECT_EQ(info.state.seed_state, (std::pair<uint64_t, uint64_t>{0, 0}));
   // The config JSON is in heed's own layout: heed writes back exactly what the file holds.
-  EXPECT_EQ(train::to_json(info.config), nlohmann::json::parse(file.metadata.at("config")));
+  EXPECT_EQ(tasks::to_json(info.config), nlohmann::json::parse(file.metadata.at("config")));
   for (const char* key : {"format", "task", "model", "config", "trainer"})
     EXPECT_TRUE(file.metadata.count(key)) << key;
   EXPECT_EQ(file.metadata.at("format"), "heed-checkpoint-1");
@@ -144,7 +145,7 @@ TEST(VitGolden, MatchesPyTorchLogits) {
 
 TEST(VitGolden, PostNormMatchesPyTorchLogits) {
   const std::string path = golden_path("vit_tiny_postnorm.safetensors");
-  train::CheckpointInfo info;
+  tasks::CheckpointInfo info;
   auto model = model_from_golden(path, &info);
   EXPECT_FALSE(info.config.model.pre_norm);
   expect_logits_match(*model, io::read_safetensors(path), path);
@@ -194,7 +195,7 @@ TEST_F(VitTempDir, GoldenModelLoadsThroughLoadModel) {
     if (!is_golden(name)) model_only.emplace_back(name, t);
   const std::string path = (dir_ / "vit_tiny_model.safetensors").string();
   io::write_safetensors(path, model_only, file.metadata);
-  train::LoadedModel loaded = train::load_model(path);
+  tasks::LoadedModel loaded = tasks::load_model(path);
   EXPECT_FALSE(loaded.model->training());
   expect_logits_match(*loaded.model, file, path);
   // Evaluate agrees with the golden argmax.
@@ -204,12 +205,12 @@ TEST_F(VitTempDir, GoldenModelLoadsThroughLoadModel) {
     const float* row = logits.f32() + i * logits.size(1);
     labels.push_back(std::max_element(row, row + logits.size(1)) - row);
   }
-  const train::Evaluation e =
-      train::evaluate(*loaded.model, file.get("golden.images"),
+  const train::EvalResult e =
+      tasks::evaluate(*loaded.model, file.get("golden.images"),
                       Tensor::from_indices({int64_t(labels.size())}, labels), 3,
                       loaded.info.config.data.class_names);
   EXPECT_EQ(e.predictions, labels);
-  EXPECT_DOUBLE_EQ(e.report.accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(e.metric, 1.0);
 }
 
 bool torch_available() {
@@ -275,7 +276,7 @@ TEST_F(VitTempDir, LiveExportOfATorchStateDictLoads) {
                               "' --config '" + config + "' --out '" + out +
                               "' --mean 0.5,0.4 --std 0.2,0.3 >>'" + log + "' 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  train::LoadedModel m = train::load_model(out);
+  tasks::LoadedModel m = tasks::load_model(out);
   const nn::VitConfig& c = m.info.config.model;
   EXPECT_EQ(c.image_height, 12);
   EXPECT_EQ(c.image_width, 12);

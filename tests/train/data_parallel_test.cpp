@@ -8,6 +8,9 @@
 
 #include "heed/core/parallel.h"
 #include "heed/core/rng.h"
+#include "heed/nn/models/vit.h"
+#include "heed/ops/ops.h"
+#include "heed/tasks/classification.h"
 
 namespace heed::train {
 namespace {
@@ -25,6 +28,7 @@ nn::VitConfig small_config() {
 
 struct Batch {
   Tensor images, labels;
+  nn::Batch batch() const { return {{{"images", images}, {"labels", labels}}, {}}; }
 };
 
 Batch make_batch(int64_t n, uint64_t seed) {
@@ -32,6 +36,16 @@ Batch make_batch(int64_t n, uint64_t seed) {
   Batch b{Tensor::randn({n, 1, 8, 8}, rng), Tensor::empty({n}, DType::I64)};
   for (int64_t i = 0; i < n; ++i) b.labels.i64()[i] = int64_t(rng.below(3));
   return b;
+}
+
+tasks::ClassificationTask task(float label_smoothing = 0.f) {
+  return tasks::ClassificationTask("image-classification", {"a", "b", "c"}, label_smoothing);
+}
+
+Tensor predict(DataParallel& parallel, const Tensor& images) {
+  nn::Batch b;
+  b.tensors["images"] = images;
+  return parallel.predict(b).logits.value();
 }
 
 std::vector<Tensor> grads(nn::VisionTransformer& m) {
@@ -64,7 +78,7 @@ TEST(DataParallel, MatchesOneForwardOverTheWholeBatch) {
     nn::VisionTransformer model(small_config(), 5);
     DataParallel parallel(model, replicas);
     ASSERT_EQ(parallel.replicas(), replicas);
-    const float got_loss = parallel.train_step(b.images, b.labels, options);
+    const float got_loss = parallel.train_step(b.batch(), task(0.1f));
     EXPECT_NEAR(got_loss, loss.value().item(), 1e-5) << replicas << " replicas";
     const std::vector<Tensor> got = grads(model);
     const auto names = model.named_parameters();
@@ -77,9 +91,9 @@ TEST(DataParallel, GradientsAccumulateAndFollowOptimiserUpdates) {
   const Batch b = make_batch(6, 3);
   nn::VisionTransformer model(small_config(), 1);
   DataParallel parallel(model, 2);
-  parallel.train_step(b.images, b.labels, {});
+  parallel.train_step(b.batch(), task());
   const std::vector<Tensor> once = grads(model);
-  parallel.train_step(b.images, b.labels, {});  // a second step without zero_grad adds
+  parallel.train_step(b.batch(), task());  // a second step without zero_grad adds
   const std::vector<Tensor> twice = grads(model);
   for (size_t i = 0; i < once.size(); ++i) {
     const std::vector<float> a = once[i].to_vector(), c = twice[i].to_vector();
@@ -88,10 +102,10 @@ TEST(DataParallel, GradientsAccumulateAndFollowOptimiserUpdates) {
   // The replicas read the model's current values: change a weight in place, as an optimiser
   // does, and the replicas' logits change with the model's.
   model.eval();
-  const Tensor before = parallel.predict(b.images);
+  const Tensor before = predict(parallel, b.images);
   for (auto& [name, p] : model.named_parameters())
     if (name == "head.bias") p->value().f32()[1] += 1.f;
-  const Tensor after = parallel.predict(b.images);
+  const Tensor after = predict(parallel, b.images);
   for (int64_t i = 0; i < 6; ++i) {
     EXPECT_NEAR(after.at({i, 1}) - before.at({i, 1}), 1.f, 1e-5);
     EXPECT_EQ(after.at({i, 0}), before.at({i, 0}));
@@ -108,12 +122,12 @@ TEST(DataParallel, PredictMatchesTheModelAndIsRepeatable) {
     want = model.forward(Var(b.images)).value();
   }
   DataParallel parallel(model, 2);
-  const Tensor got = parallel.predict(b.images);
+  const Tensor got = predict(parallel, b.images);
   expect_close(got, want, "logits");
-  EXPECT_EQ(parallel.predict(b.images).to_vector(), got.to_vector());
+  EXPECT_EQ(predict(parallel, b.images).to_vector(), got.to_vector());
   // More replicas than images: the extra ones sit out.
   DataParallel wide(model, 8);
-  expect_close(wide.predict(b.images.slice(0, 0, 2).contiguous()),
+  expect_close(predict(wide, b.images.slice(0, 0, 2).contiguous()),
                want.slice(0, 0, 2).contiguous(), "two images, eight replicas");
 }
 
@@ -127,8 +141,8 @@ TEST(DataParallel, DropPathIsReproducibleWithTheSameSeed) {
     nn::manual_seed(42);
     nn::VisionTransformer model(c, 3);
     DataParallel parallel(model, 2);
-    parallel.train_step(b.images, b.labels, {});
-    parallel.train_step(b.images, b.labels, {});
+    parallel.train_step(b.batch(), task());
+    parallel.train_step(b.batch(), task());
     runs.push_back(grads(model)[0].to_vector());
     EXPECT_EQ(nn::seed_state().second, 2u) << "one global seed draw per step";
   }
@@ -142,11 +156,11 @@ TEST(DataParallel, ErrorsInAReplicaReachTheCaller) {
   Rng rng(1);
   const Tensor wrong = Tensor::randn({4, 1, 6, 6}, rng);  // not 8x8
   Tensor labels = Tensor::zeros({4}, DType::I64);
-  EXPECT_THROW(parallel.train_step(wrong, labels, {}), Error);
-  EXPECT_THROW(parallel.predict(wrong), Error);
+  EXPECT_THROW(parallel.train_step(Batch{wrong, labels}.batch(), task()), Error);
+  EXPECT_THROW(predict(parallel, wrong), Error);
   EXPECT_EQ(num_threads(), threads);  // the thread count is restored; the object still works
   const Batch b = make_batch(4, 2);
-  EXPECT_NO_THROW(parallel.train_step(b.images, b.labels, {}));
+  EXPECT_NO_THROW(parallel.train_step(b.batch(), task()));
 }
 
 }  // namespace

@@ -306,6 +306,13 @@ IdxArray read_idx(const std::string& path) {
   return array;
 }
 
+Tensor read_idx_images(const std::string& path) {
+  const IdxArray images = read_idx(path);
+  HEED_CHECK(images.dims.size() == 3 || images.dims.size() == 4, path,
+             ": image IDX must have dims [N, H, W] or [N, H, W, C], not ", dims_str(images.dims));
+  return images_to_nchw(images);
+}
+
 ImageSet load_idx_images(const std::string& images_path, const std::string& labels_path) {
   const IdxArray images = read_idx(images_path);
   HEED_CHECK(images.dims.size() == 3 || images.dims.size() == 4, images_path,

@@ -34,6 +34,10 @@ struct ImageSet {
   int64_t num_classes = 0;  // max label + 1
 };
 
+// The images of an IDX file of dims [N, H, W] (one channel) or [N, H, W, C] (channels last) as
+// f32 [N, C, H, W], pixel / 255.
+Tensor read_idx_images(const std::string& path);
+
 // Builds an image set from an images IDX file of dims [N, H, W] (one channel) or [N, H, W, C]
 // (channels last, transposed here to [N, C, H, W]) and a labels IDX file of dims [N].
 ImageSet load_idx_images(const std::string& images_path, const std::string& labels_path);

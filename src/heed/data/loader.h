@@ -1,19 +1,12 @@
-// Training-time data handling for image classification: per-channel normalisation, a seeded
-// train/validation split, reproducible augmentation and a prefetching batch loader.
+// Training-time data handling for images: per-channel normalisation, a seeded train/validation
+// split and reproducible augmentation (batches: train/batch_loader.h).
 //
 // Reproducibility: every random choice is a pure function of a seed and a counter (see
-// heed/core/rng.h), never of timing or thread count. The epoch order depends only on
-// (seed, epoch), and a sample's augmentation only on (seed, epoch, dataset index), so a run
-// resumed mid-epoch with start_epoch(epoch, skip_batches) sees exactly the batches it would have.
+// heed/core/rng.h), never of timing or thread count: a sample's augmentation depends only on
+// (seed, key), and the image task's key is (epoch, dataset index).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -65,73 +58,5 @@ struct AugmentOptions {
 // outside the source. The result is a pure function of (seed, sample_key) for any thread count.
 void augment_image(const float* src, float* dst, int64_t c, int64_t h, int64_t w,
                    const AugmentOptions& o, uint64_t seed, uint64_t sample_key);
-
-// ---- batches ----
-
-struct Batch {
-  Tensor images;                 // f32 [B, C, H, W]
-  Tensor labels;                 // i64 [B]
-  std::vector<int64_t> indices;  // dataset index of each sample
-};
-
-// Serves batches of `indices` (a subset of the set, e.g. one side of split_indices) in a seeded
-// order, preparing up to kPrefetch batches ahead on a background thread.
-//
-// Each epoch's order is `indices` shuffled by Fisher-Yates with Rng(random_bits(seed, epoch))
-// (or `indices` as given when shuffle is false). A sample's augmentation key is
-// epoch * N + dataset index, where N is the size of the whole set. The set's tensors are shared,
-// not copied: do not modify them while a loader is running (normalise before constructing).
-//
-// Not thread-safe itself: one thread calls start_epoch() and next().
-class BatchLoader {
- public:
-  static constexpr size_t kPrefetch = 3;
-
-  BatchLoader(const ImageSet& set, std::vector<int64_t> indices, int64_t batch_size, bool shuffle,
-              bool drop_last, AugmentOptions aug, uint64_t seed);
-  ~BatchLoader();
-  BatchLoader(const BatchLoader&) = delete;
-  BatchLoader& operator=(const BatchLoader&) = delete;
-
-  // Stops any running epoch and starts `epoch` at batch `skip_batches` (to resume mid-epoch;
-  // 0 <= skip_batches <= batches_per_epoch()).
-  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
-
-  // The next batch of the epoch in order, or nullopt once the epoch is over. An exception raised
-  // while preparing a batch is rethrown here, after the batches prepared before it.
-  std::optional<Batch> next();
-
-  // Batches per epoch: ceil(size / batch_size), or floor with drop_last.
-  int64_t batches_per_epoch() const;
-  int64_t num_samples() const { return static_cast<int64_t>(indices_.size()); }
-
- private:
-  std::vector<int64_t> epoch_order(int64_t epoch) const;
-  Batch make_batch(const std::vector<int64_t>& order, int64_t batch, int64_t epoch) const;
-  void produce(std::vector<int64_t> order, int64_t epoch, int64_t first_batch);
-  bool push(Batch batch);  // false when asked to stop
-  void stop();
-
-  // Read-only after construction, so the producer reads them without locking.
-  ImageSet set_;
-  std::vector<int64_t> indices_;
-  int64_t batch_size_;
-  bool shuffle_;
-  bool drop_last_;
-  AugmentOptions aug_;
-  uint64_t seed_;
-
-  // Producer/consumer state, guarded by mutex_.
-  std::mutex mutex_;
-  std::condition_variable has_space_;  // the producer waits for room in the queue
-  std::condition_variable has_batch_;  // next() waits for a batch or the end
-  std::deque<Batch> queue_;
-  bool stopping_ = false;
-  bool finished_ = false;  // the producer has pushed its last batch (or failed)
-  std::exception_ptr error_;
-
-  bool started_ = false;  // consumer side only
-  std::thread producer_;
-};
 
 }  // namespace heed::data

@@ -7,6 +7,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/kernels/elementwise.h"
+#include "heed/ops/ops.h"
 
 namespace heed::train {
 
@@ -33,16 +34,23 @@ void for_each_replica(size_t n, F&& f) {
     if (e) std::rethrow_exception(e);
 }
 
-int64_t counted_targets(const Tensor& labels, int64_t begin, int64_t end, int64_t ignore) {
-  int64_t n = 0;
-  for (int64_t i = begin; i < end; ++i) n += labels.i64()[i] != ignore;
-  return n;
+// Concatenates row slices of the same trailing shape along dimension 0.
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  Shape shape = parts.front().shape();
+  shape[0] = 0;
+  for (const Tensor& p : parts) shape[0] += p.size(0);
+  Tensor out = Tensor::empty(shape);
+  int64_t at = 0;
+  for (const Tensor& p : parts) {
+    std::copy(p.f32(), p.f32() + p.numel(), out.f32() + at);
+    at += p.numel();
+  }
+  return out;
 }
 }  // namespace
 
-DataParallel::DataParallel(nn::VisionTransformer& model, int replicas) : model_(model) {
-  for (int k = 1; k < replicas; ++k)
-    extra_.push_back(std::make_unique<nn::VisionTransformer>(model.config, uint64_t(k)));
+DataParallel::DataParallel(nn::Model& model, int replicas) : model_(model) {
+  for (int k = 1; k < replicas; ++k) extra_.push_back(model.replicate(uint64_t(k)));
 }
 
 std::vector<std::pair<int64_t, int64_t>> DataParallel::slices(int64_t batch) const {
@@ -61,29 +69,23 @@ void DataParallel::link_parameters() {
   }
 }
 
-float DataParallel::train_step(const Tensor& images, const Tensor& labels,
-                               const CrossEntropyOptions& options) {
-  const int64_t batch = images.size(0);
-  HEED_CHECK(labels.dim() == 1 && labels.size(0) == batch, "DataParallel::train_step: ",
-             labels.str(), " labels for ", images.str(), " images");
-  const auto parts = slices(batch);
+float DataParallel::train_step(const nn::Batch& batch, const Task& task) {
+  const auto parts = slices(batch.size());
   if (parts.size() <= 1) {
-    Var loss = cross_entropy(model_.forward(Var(images)), labels, options);
+    Var loss = task.loss(model_.forward(batch), batch);
     loss.backward();
     return loss.value().item();
   }
   link_parameters();
-  const int64_t total = counted_targets(labels, 0, batch, options.ignore_index);
+  const int64_t total = task.targets(batch);
   const uint64_t step_seed = nn::next_seed();
   std::vector<float> losses(parts.size(), 0.f);
   for_each_replica(parts.size(), [&](size_t k) {
-    const auto [begin, end] = parts[k];
-    const int64_t counted = counted_targets(labels, begin, end, options.ignore_index);
+    const nn::Batch slice = batch.rows(parts[k].first, parts[k].second);
+    const int64_t counted = task.targets(slice);
     if (counted == 0) return;  // contributes nothing to the mean
     nn::SeedStream seeds(step_seed, k);
-    const Tensor y = labels.slice(0, begin, end).contiguous();
-    Var loss = cross_entropy(replica(k).forward(Var(images.slice(0, begin, end).contiguous())), y,
-                             options);
+    Var loss = task.loss(replica(k).forward(slice), slice);
     // This slice's share of the batch mean: its own mean times its share of the targets.
     const float weight = float(counted) / float(std::max<int64_t>(total, 1));
     loss.backward(Tensor::full({}, weight));
@@ -108,26 +110,29 @@ float DataParallel::train_step(const Tensor& images, const Tensor& labels,
   return loss;
 }
 
-Tensor DataParallel::predict(const Tensor& images) {
-  const auto parts = slices(images.size(0));
+nn::ModelOutput DataParallel::predict(const nn::Batch& batch, const nn::ForwardOptions& options) {
+  const auto parts = slices(batch.size());
   if (parts.size() <= 1) {
     NoGradGuard no_grad;
-    return model_.forward(Var(images)).value();
+    return model_.forward(batch, options);
   }
   link_parameters();
   const uint64_t step_seed = model_.training() ? nn::next_seed() : 0;
-  std::vector<Tensor> logits(parts.size());
+  std::vector<nn::ModelOutput> outputs(parts.size());
   for_each_replica(parts.size(), [&](size_t k) {
     NoGradGuard no_grad;  // grad mode is per thread
     nn::SeedStream seeds(step_seed, k);
-    const auto [begin, end] = parts[k];
-    logits[k] = replica(k).forward(Var(images.slice(0, begin, end).contiguous())).value();
+    outputs[k] = replica(k).forward(batch.rows(parts[k].first, parts[k].second), options);
   });
-  const int64_t classes = logits[0].size(1);
-  Tensor out = Tensor::empty({images.size(0), classes});
-  for (size_t k = 0; k < parts.size(); ++k)
-    std::copy(logits[k].f32(), logits[k].f32() + logits[k].numel(),
-              out.f32() + parts[k].first * classes);
+  nn::ModelOutput out;
+  std::vector<Tensor> logits;
+  for (const nn::ModelOutput& o : outputs) logits.push_back(o.logits.value());
+  out.logits = Var(concat_rows(logits));
+  for (size_t layer = 0; layer < outputs[0].attention.size(); ++layer) {
+    std::vector<Tensor> maps;
+    for (const nn::ModelOutput& o : outputs) maps.push_back(o.attention[layer]);
+    out.attention.push_back(concat_rows(maps));
+  }
   return out;
 }
 

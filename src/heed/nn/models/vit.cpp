@@ -105,4 +105,14 @@ Var VisionTransformer::forward(const Var& images, std::vector<Tensor>* attention
   return head.forward(cls_out);
 }
 
+ModelOutput VisionTransformer::forward(const Batch& batch, const ForwardOptions& options) {
+  ModelOutput out;
+  out.logits = forward(Var(batch.at("images")), options.attention ? &out.attention : nullptr);
+  return out;
+}
+
+std::unique_ptr<Model> VisionTransformer::replicate(uint64_t seed) const {
+  return std::make_unique<VisionTransformer>(config, seed);
+}
+
 }  // namespace heed::nn

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "heed/nn/model.h"
 #include "heed/nn/transformer.h"
 
 namespace heed::nn {
@@ -26,12 +27,17 @@ struct VitConfig {
   void validate() const;
 };
 
-class VisionTransformer : public Module {
+class VisionTransformer : public Model {
  public:
   VisionTransformer(const VitConfig& config, uint64_t seed);
   // images [B, C, H, W] -> logits [B, classes]. With `attention`, each block's attention
   // probabilities [B, H, T, T] (T = patches + 1, token 0 = class token) are appended.
   Var forward(const Var& images, std::vector<Tensor>* attention = nullptr);
+
+  // The trainer's interface: batch "images" -> logits.
+  ModelOutput forward(const Batch& batch, const ForwardOptions& options = {}) override;
+  std::unique_ptr<Model> replicate(uint64_t seed) const override;
+  std::string type() const override { return "vit"; }
 
   VitConfig config;
   Var patch_weight, patch_bias, cls_token, pos_embed;

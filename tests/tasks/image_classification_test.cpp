@@ -1,7 +1,7 @@
 // The image-classification trainer end to end on a tiny synthetic IDX set (8x8 grey images,
 // 3 classes, the class drawn as a bright square in a class-specific corner plus noise): config
 // parsing, training to high accuracy, checkpoints, evaluation, resume, determinism, errors.
-#include "heed/train/image_classifier.h"
+#include "heed/tasks/image_classification.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -22,12 +22,14 @@
 #include "heed/train/config_json.h"
 #include "test_files.h"
 
-namespace heed::train {
+namespace heed::tasks {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using test::Bytes;
+using train::apply_override;
+using train::TrainResult;
 using test::idx_file;
 using test::write_bytes;
 
@@ -65,6 +67,23 @@ json base_config() {
               "weight_decay": 0.01, "seed": 7, "threads": 2, "log_every": 1000},
     "data": {"validation_fraction": 0.2, "eval_batch_size": 64}
   })");
+}
+
+// A checkpoint of this task as the library reads it.
+struct LoadedCheckpoint {
+  CheckpointInfo info;
+  std::map<std::string, Tensor> model, optimizer;
+};
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  const train::Checkpoint c = train::read_checkpoint(path);
+  return {checkpoint_info(c), c.model, c.optimizer};
+}
+
+// Trains on the IDX files in `data_dir` (the config's data.dir).
+TrainResult train_image_classifier(ImageClassifierConfig c, const std::string& data_dir, const std::string& out,
+                                   bool resume) {
+  c.data.dir = data_dir;
+  return tasks::train_image_classifier(c, out, resume);
 }
 
 // Tensors of a safetensors file by name.
@@ -269,7 +288,7 @@ TEST_F(ImageClassifierTest, TrainsToHighAccuracyAndWritesCheckpoints) {
   const TrainResult r = train_image_classifier(c, data(), out("run"), false);
   EXPECT_EQ(r.epochs_done, 3);
   EXPECT_FALSE(r.interrupted);
-  EXPECT_GT(r.best_val_accuracy, 0.9);
+  EXPECT_GT(r.best_metric, 0.9);
   EXPECT_EQ(r.best_path, out("run") + "/best.safetensors");
   EXPECT_EQ(r.last_path, out("run") + "/last.safetensors");
   EXPECT_TRUE(fs::exists(r.best_path));
@@ -290,14 +309,14 @@ TEST_F(ImageClassifierTest, TrainsToHighAccuracyAndWritesCheckpoints) {
     EXPECT_TRUE(std::isfinite(m.at("train_loss").get<double>()));
     best = std::max(best, m.at("val_accuracy").get<double>());
   }
-  EXPECT_DOUBLE_EQ(best, r.best_val_accuracy);
+  EXPECT_DOUBLE_EQ(best, r.best_metric);
 
   // last.safetensors: the model, the optimiser state and the position after the last epoch.
   const LoadedCheckpoint last = load_checkpoint(r.last_path);
-  EXPECT_EQ(last.info.epoch, 3);
-  EXPECT_EQ(last.info.batch, 0);
-  EXPECT_EQ(last.info.global_step, 21);
-  EXPECT_DOUBLE_EQ(last.info.best_val_accuracy, r.best_val_accuracy);
+  EXPECT_EQ(last.info.state.epoch, 3);
+  EXPECT_EQ(last.info.state.batch, 0);
+  EXPECT_EQ(last.info.state.global_step, 21);
+  EXPECT_DOUBLE_EQ(last.info.state.best_metric, r.best_metric);
   EXPECT_EQ(last.info.config.model.image_height, 8);
   EXPECT_EQ(last.info.config.model.channels, 1);
   EXPECT_EQ(last.info.config.model.num_classes, 3);
@@ -310,19 +329,20 @@ TEST_F(ImageClassifierTest, TrainsToHighAccuracyAndWritesCheckpoints) {
   EXPECT_TRUE(last.optimizer.count("exp_avg_sq.head.weight"));
   EXPECT_TRUE(last.model.count("pos_embed"));
   const LoadedCheckpoint best_ckpt = load_checkpoint(r.best_path);
-  EXPECT_DOUBLE_EQ(best_ckpt.info.best_val_accuracy, r.best_val_accuracy);
+  EXPECT_DOUBLE_EQ(best_ckpt.info.state.best_metric, r.best_metric);
 
   // (c) evaluate() on the test split, through load_model like `heed eval`.
   LoadedModel m = load_model(r.best_path);
   EXPECT_FALSE(m.model->training());
   data::ImageSet test = data::load_idx_split(data(), "t10k");
   data::normalize_inplace(test.images, m.info.normalization);
-  const Evaluation e = evaluate(*m.model, test.images, test.labels, 25, m.info.config.data.class_names);
+  const train::EvalResult e = evaluate(*m.model, test.images, test.labels, 25, m.info.config.data.class_names);
   ASSERT_EQ(e.predictions.size(), size_t(kTestImages));
   int64_t correct = 0;
   for (int64_t i = 0; i < kTestImages; ++i) correct += e.predictions[size_t(i)] == test.labels.i64()[i];
-  EXPECT_DOUBLE_EQ(e.report.accuracy, double(correct) / kTestImages);
-  EXPECT_GT(e.report.accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(e.metric, double(correct) / kTestImages);
+  EXPECT_DOUBLE_EQ(e.json.at("accuracy").get<double>(), e.metric);
+  EXPECT_GT(e.metric, 0.9);
   EXPECT_TRUE(std::isfinite(e.loss));
   // The batch size of evaluation does not change the predictions.
   EXPECT_EQ(evaluate(*m.model, test.images, test.labels, 7, m.info.config.data.class_names).predictions,
@@ -353,19 +373,19 @@ TEST_F(ImageClassifierTest, ResumeAtEpochBoundariesIsBitIdentical) {
   const ImageClassifierConfig b = parse_config(jb);
   TrainResult r = train_image_classifier(b, data(), out("b"), false);
   EXPECT_EQ(r.epochs_done, 1);
-  EXPECT_EQ(load_checkpoint(out("b") + "/last.safetensors").info.epoch, 1);
+  EXPECT_EQ(load_checkpoint(out("b") + "/last.safetensors").info.state.epoch, 1);
   r = train_image_classifier(b, data(), out("b"), true);
   EXPECT_EQ(r.epochs_done, 2);
   r = train_image_classifier(b, data(), out("b"), true);
   EXPECT_EQ(r.epochs_done, 3);
-  EXPECT_DOUBLE_EQ(r.best_val_accuracy, a.best_val_accuracy);
+  EXPECT_DOUBLE_EQ(r.best_metric, a.best_metric);
   // Same weights and optimiser state, bit for bit, and the same position.
   expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(out("b") + "/last.safetensors"),
                        "resumed vs straight");
   const LoadedCheckpoint la = load_checkpoint(out("a") + "/last.safetensors");
   const LoadedCheckpoint lb = load_checkpoint(out("b") + "/last.safetensors");
-  EXPECT_EQ(la.info.global_step, lb.info.global_step);
-  EXPECT_EQ(la.info.seed_state, lb.info.seed_state);
+  EXPECT_EQ(la.info.state.global_step, lb.info.state.global_step);
+  EXPECT_EQ(la.info.state.seed_state, lb.info.state.seed_state);
   // metrics.jsonl continues across resumes: one line per epoch, same validation numbers.
   const std::vector<std::string> ma = read_lines(out("a") + "/metrics.jsonl");
   const std::vector<std::string> mb = read_lines(out("b") + "/metrics.jsonl");
@@ -422,14 +442,14 @@ TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
     if (!r.interrupted) continue;  // the run finished before the signal landed; try again
     interrupted = true;
     const LoadedCheckpoint stopped = load_checkpoint(dir + "/last.safetensors");
-    stopped_epoch = stopped.info.epoch;
-    stopped_batch = stopped.info.batch;
+    stopped_epoch = stopped.info.state.epoch;
+    stopped_batch = stopped.info.state.batch;
     const TrainResult resumed = train_image_classifier(c, data(), dir, true);
     EXPECT_FALSE(resumed.interrupted);
     expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(dir + "/last.safetensors"),
                          "resumed after Ctrl-C at epoch " + std::to_string(stopped_epoch + 1) + ", batch " +
                              std::to_string(stopped_batch));
-    EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.global_step, 28);
+    EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.state.global_step, 28);
   }
   std::signal(SIGINT, previous);
   ASSERT_TRUE(interrupted) << "no run was interrupted in 5 attempts";
@@ -496,11 +516,12 @@ CheckpointInfo sample_info() {
   info.config.model.depth = 2;
   info.config.data.class_names = {"square", "centre", "corner \"quoted\""};
   info.normalization = {{0.123456789f}, {0.3141592f}};
-  info.epoch = 2;
-  info.batch = 5;
-  info.global_step = 19;
-  info.best_val_accuracy = 0.8125;
-  info.seed_state = {0xfedcba9876543210ull, 12345};
+  info.state.epoch = 2;
+  info.state.batch = 5;
+  info.state.global_step = 19;
+  info.state.has_best = true;
+  info.state.best_metric = 0.8125;
+  info.state.seed_state = {0xfedcba9876543210ull, 12345};
   return info;
 }
 
@@ -526,11 +547,11 @@ TEST_F(ImageClassifierTest, CheckpointRoundTrip) {
   EXPECT_EQ(to_json(loaded.info.config), to_json(info.config));
   EXPECT_EQ(loaded.info.normalization.mean, info.normalization.mean);
   EXPECT_EQ(loaded.info.normalization.std, info.normalization.std);
-  EXPECT_EQ(loaded.info.epoch, 2);
-  EXPECT_EQ(loaded.info.batch, 5);
-  EXPECT_EQ(loaded.info.global_step, 19);
-  EXPECT_EQ(loaded.info.best_val_accuracy, 0.8125);
-  EXPECT_EQ(loaded.info.seed_state, info.seed_state);
+  EXPECT_EQ(loaded.info.state.epoch, 2);
+  EXPECT_EQ(loaded.info.state.batch, 5);
+  EXPECT_EQ(loaded.info.state.global_step, 19);
+  EXPECT_EQ(loaded.info.state.best_metric, 0.8125);
+  EXPECT_EQ(loaded.info.state.seed_state, info.state.seed_state);
 
   // The file itself: model tensors under timm's names, optimiser state under "optimizer.".
   const io::SafetensorsFile file = io::read_safetensors(path);
@@ -553,9 +574,9 @@ TEST_F(ImageClassifierTest, CheckpointRoundTrip) {
   expect_bit_identical(reloaded, want_model, "load_model");
   // Saving over an existing checkpoint replaces it.
   CheckpointInfo later = info;
-  later.epoch = 3;
+  later.state.epoch = 3;
   save_checkpoint(path, model, later, {});
-  EXPECT_EQ(load_checkpoint(path).info.epoch, 3);
+  EXPECT_EQ(load_checkpoint(path).info.state.epoch, 3);
   EXPECT_TRUE(load_checkpoint(path).optimizer.empty());
 }
 
@@ -662,4 +683,4 @@ TEST_F(ImageClassifierTest, NonFiniteLossAfterACheckpointNamesItAndLeavesItIntac
 }
 
 }  // namespace
-}  // namespace heed::train
+}  // namespace heed::tasks

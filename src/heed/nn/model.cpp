@@ -1,0 +1,27 @@
+#include "heed/nn/model.h"
+
+namespace heed::nn {
+
+int64_t Batch::size() const {
+  if (!indices.empty()) return int64_t(indices.size());
+  return tensors.empty() ? 0 : tensors.begin()->second.size(0);
+}
+
+const Tensor& Batch::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) {
+    std::string keys;
+    for (const auto& [key, t] : tensors) keys += (keys.empty() ? "" : ", ") + key;
+    detail::fail("batch: no tensor '", name, "' (it has: ", keys.empty() ? "nothing" : keys, ")");
+  }
+  return it->second;
+}
+
+Batch Batch::rows(int64_t begin, int64_t end) const {
+  Batch out;
+  for (const auto& [name, t] : tensors) out.tensors[name] = t.slice(0, begin, end).contiguous();
+  if (!indices.empty()) out.indices.assign(indices.begin() + begin, indices.begin() + end);
+  return out;
+}
+
+}  // namespace heed::nn

@@ -1,0 +1,48 @@
+// What the one trainer knows of a model: a Module whose forward takes a batch of named tensors.
+// Tasks (src/heed/tasks/) decide what the names are: "images" [B, C, H, W] and "labels" [B] for
+// image classification; "tokens" [B, T], "lengths" [B] and "labels" for text. Every tensor of a
+// batch has the batch as its first dimension, so a batch can be cut into row slices for
+// data-parallel replicas (train/data_parallel.h).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "heed/nn/module.h"
+
+namespace heed::nn {
+
+struct Batch {
+  std::map<std::string, Tensor> tensors;
+  std::vector<int64_t> indices;  // dataset index of each row
+
+  int64_t size() const;  // rows; 0 for an empty batch
+  // The tensor called `name`; throws naming the batch's keys when absent.
+  const Tensor& at(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+  // Rows [begin, end) of every tensor (contiguous copies) and of `indices`.
+  Batch rows(int64_t begin, int64_t end) const;
+};
+
+struct ForwardOptions {
+  bool attention = false;  // also return each layer's attention probabilities
+};
+
+struct ModelOutput {
+  Var logits;                      // [B, classes] or [B, T, vocabulary]
+  std::vector<Tensor> attention;   // per layer [B, H, T, T] when asked for
+};
+
+class Model : public Module {
+ public:
+  virtual ModelOutput forward(const Batch& batch, const ForwardOptions& options = {}) = 0;
+  // A new model of the same architecture and configuration (its own parameter values, replaced
+  // by the trainer's): data-parallel replicas are made with it.
+  virtual std::unique_ptr<Model> replicate(uint64_t seed) const = 0;
+  // The checkpoint's "model" metadata: "vit", "text-encoder", ...
+  virtual std::string type() const = 0;
+};
+
+}  // namespace heed::nn

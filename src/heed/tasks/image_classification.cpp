@@ -1,0 +1,390 @@
+#include "heed/tasks/image_classification.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+#include "heed/core/parallel.h"
+#include "heed/data/image_file.h"
+#include "heed/ops/ops.h"
+#include "heed/tasks/classification.h"
+#include "heed/train/config_json.h"
+
+namespace heed::tasks {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------- configuration
+
+}  // namespace heed::tasks
+
+// The model section's fields, in nn's namespace so that train::read_section finds them.
+namespace heed::nn {
+template <class V>
+void visit(V& v, VitConfig& m) {
+  v("patch_size", m.patch_size, train::rule::positive());
+  v("dim", m.dim, train::rule::positive());
+  v("depth", m.depth, train::rule::positive());
+  v("heads", m.heads, train::rule::positive());
+  v("mlp_ratio", m.mlp_ratio, train::rule::positive());
+  v("dropout", m.dropout, train::rule::in(0, 1, true));
+  v("attention_dropout", m.attention_dropout, train::rule::in(0, 1, true));
+  v("drop_path", m.drop_path, train::rule::in(0, 1, true));
+  v("layer_norm_eps", m.layer_norm_eps, train::rule::positive());
+  // "pre" | "post", held as a bool by the model.
+  std::string norm = m.pre_norm ? "pre" : "post";
+  v("norm", norm, train::rule::one_of({"pre", "post"}));
+  m.pre_norm = norm == "pre";
+  // Filled from the data; accepted so a resolved config (as checkpoints store it) reads back.
+  v("image_height", m.image_height, train::rule::positive());
+  v("image_width", m.image_width, train::rule::positive());
+  v("channels", m.channels, train::rule::positive());
+  v("num_classes", m.num_classes, train::rule::positive());
+}
+}  // namespace heed::nn
+
+namespace heed::tasks {
+
+template <class V>
+void visit(V& v, ImageDataOptions& d) {
+  v("dir", d.dir, train::rule::neutral(train::rule::non_empty()));
+  v("validation_fraction", d.validation_fraction, train::rule::between(0, 1));
+  v("crop_padding", d.crop_padding, train::rule::non_negative());
+  v("horizontal_flip", d.horizontal_flip);
+  v("eval_batch_size", d.eval_batch_size, train::rule::neutral(train::rule::positive()));
+  v("class_names", d.class_names);
+}
+
+ImageClassifierConfig parse_config(const json& j) {
+  ImageClassifierConfig c;
+  train::Section top(j, "");
+  const std::string task = top.get<std::string>("task", kImageClassification);
+  HEED_CHECK(task == kImageClassification, "config: task \"", task, "\" is not ", kImageClassification);
+  train::read_section(top, "model", c.model);
+  train::read_section(top, "train", c.train);
+  train::read_section(top, "data", c.data);
+  top.finish();
+  train::validate(c.train);
+  return c;
+}
+
+json to_json(const ImageClassifierConfig& c) {
+  return {{"task", kImageClassification},
+          {"model", train::section_json(c.model)},
+          {"train", train::section_json(c.train)},
+          {"data", train::section_json(c.data)}};
+}
+
+json resume_view(const ImageClassifierConfig& c) {
+  return {{"task", kImageClassification},
+          {"model", train::section_json(c.model, true)},
+          {"train", train::section_json(c.train, true)},
+          {"data", train::section_json(c.data, true)}};
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+namespace {
+json normalization_json(const data::Normalization& n) {
+  return {{"normalization", {{"mean", n.mean}, {"std", n.std}}}};
+}
+}  // namespace
+
+void save_checkpoint(const std::string& path, nn::VisionTransformer& model, const CheckpointInfo& info,
+                     const std::vector<std::pair<std::string, Tensor>>& optimizer_state) {
+  train::CheckpointMeta meta{kImageClassification, model.type(), to_json(info.config), info.state,
+                             normalization_json(info.normalization), {}};
+  train::write_checkpoint(path, model, meta, optimizer_state);
+}
+
+CheckpointInfo checkpoint_info(const train::Checkpoint& ckpt) {
+  const std::string& path = ckpt.path;
+  HEED_CHECK(ckpt.meta.task == kImageClassification, path, ": a checkpoint of task '", ckpt.meta.task,
+             "', not ", kImageClassification);
+  CheckpointInfo info;
+  try {
+    info.config = parse_config(ckpt.meta.config);
+    info.config.model.validate();
+  } catch (const Error& e) {
+    detail::fail(path, ": metadata ", e.what());
+  }
+  info.state = ckpt.meta.state;
+  const json& extras = ckpt.meta.trainer_extras;
+  try {
+    const json& n = extras.at("normalization");
+    info.normalization.mean = n.at("mean").get<std::vector<float>>();
+    info.normalization.std = n.at("std").get<std::vector<float>>();
+  } catch (const json::exception& e) {
+    detail::fail(path, ": checkpoint metadata 'trainer' lacks a valid 'normalization': ", e.what());
+  }
+  HEED_CHECK(info.normalization.mean.size() == size_t(info.config.model.channels) &&
+                 info.normalization.std.size() == size_t(info.config.model.channels),
+             path, ": normalization must have one mean and std per channel");
+  for (float v : info.normalization.std)
+    HEED_CHECK(std::isfinite(v) && v > 0.f, path, ": normalization std must be positive, got ", v);
+  return info;
+}
+
+LoadedModel load_model(const train::Checkpoint& ckpt) {
+  LoadedModel out{nullptr, checkpoint_info(ckpt)};
+  out.model = std::make_unique<nn::VisionTransformer>(out.info.config.model, 0);
+  try {
+    out.model->load_state_dict(ckpt.model);
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": ", e.what());
+  }
+  out.model->eval();
+  return out;
+}
+
+LoadedModel load_model(const std::string& path) { return load_model(train::read_checkpoint(path)); }
+
+// ---------------------------------------------------------------- data
+
+ImageDataset::ImageDataset(const data::ImageSet& set, data::AugmentOptions aug)
+    : images_(set.images.contiguous()), labels_(set.labels.contiguous()), aug_(aug) {
+  HEED_CHECK(images_.defined() && images_.dtype() == DType::F32 && images_.dim() == 4,
+             "images: expected f32 [N, C, H, W], got ", images_.defined() ? images_.str() : "undefined");
+  HEED_CHECK(labels_.defined() && labels_.dtype() == DType::I64 && labels_.dim() == 1 &&
+                 labels_.size(0) == images_.size(0),
+             "images: expected i64 [", images_.size(0), "] labels, got ",
+             labels_.defined() ? labels_.str() : "undefined");
+  HEED_CHECK(aug.crop_padding >= 0, "images: crop_padding must be >= 0, got ", aug.crop_padding);
+}
+
+nn::Batch ImageDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const {
+  const int64_t c = images_.size(1), h = images_.size(2), w = images_.size(3), image_size = c * h * w;
+  const bool augment = context.training && (aug_.crop_padding > 0 || aug_.horizontal_flip);
+  const int64_t count = int64_t(indices.size());
+  nn::Batch out;
+  out.indices = indices;
+  Tensor images = Tensor::empty({count, c, h, w}), labels = Tensor::empty({count}, DType::I64);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t index = indices[size_t(i)];
+    HEED_CHECK(index >= 0 && index < size(), "images: index ", index, " is outside the set of ", size());
+    const float* src = images_.f32() + index * image_size;
+    float* dst = images.f32() + i * image_size;
+    if (augment) {
+      const uint64_t key = uint64_t(context.epoch) * uint64_t(size()) + uint64_t(index);
+      data::augment_image(src, dst, c, h, w, aug_, context.seed, key);
+    } else {
+      std::memcpy(dst, src, size_t(image_size) * sizeof(float));
+    }
+    labels.i64()[i] = labels_.i64()[index];
+  }
+  out.tensors["images"] = images;
+  out.tensors["labels"] = labels;
+  return out;
+}
+
+namespace {
+std::vector<std::string> class_names_for(const ImageDataOptions& d, int64_t classes) {
+  if (!d.class_names.empty()) {
+    HEED_CHECK(int64_t(d.class_names.size()) == classes, "config: data.class_names lists ",
+               d.class_names.size(), " names but the data has ", classes, " classes");
+    return d.class_names;
+  }
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < classes; ++i) names.push_back(std::to_string(i));
+  return names;
+}
+
+std::vector<int64_t> all_indices(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i;
+  return v;
+}
+}  // namespace
+
+train::EvalResult evaluate(nn::VisionTransformer& model, const Tensor& images, const Tensor& labels,
+                           int64_t batch_size, const std::vector<std::string>& class_names, int replicas) {
+  const ImageDataset data({images, labels, int64_t(class_names.size())}, {});
+  const train::ShuffledBatches plan(all_indices(images.size(0)), batch_size, false, false, 0);
+  const ClassificationTask task(kImageClassification, class_names, 0.f);
+  return train::evaluate(model, task, data, plan, replicas);
+}
+
+// ---------------------------------------------------------------- training
+
+train::TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const std::string& out_dir,
+                                          bool resume) {
+  ImageClassifierConfig config = config_in;
+  if (config.train.threads > 0) set_num_threads(config.train.threads);
+
+  // Data: shape and classes come from the files.
+  data::ImageSet all = data::load_idx_split(config.data.dir, "train");
+  config.model.channels = all.images.size(1);
+  config.model.image_height = all.images.size(2);
+  config.model.image_width = all.images.size(3);
+  config.model.num_classes = all.num_classes;
+  config.model.validate();
+  config.data.class_names = class_names_for(config.data, all.num_classes);
+  auto [train_idx, val_idx] =
+      data::split_indices(all.images.size(0), config.data.validation_fraction, config.train.seed);
+  // Statistics of the training split only.
+  data::Normalization normalization;
+  {
+    const ImageDataset raw(all, {});
+    normalization = data::compute_normalization(raw.batch(train_idx, {}).at("images"));
+  }
+  data::normalize_inplace(all.images, normalization);
+
+  nn::VisionTransformer model(config.model, config.train.seed);
+  const ClassificationTask task(kImageClassification, config.data.class_names, config.train.label_smoothing);
+  const ImageDataset dataset(all, {config.data.crop_padding, config.data.horizontal_flip});
+  const train::ShuffledBatches train_plan(train_idx, config.train.batch_size, true, true, config.train.seed);
+  const train::ShuffledBatches val_plan(val_idx, config.data.eval_batch_size, false, false, 0);
+
+  train::TrainSetup setup;
+  setup.options = config.train;
+  setup.model = &model;
+  setup.task = &task;
+  setup.train_data = &dataset;
+  setup.train_plan = &train_plan;
+  setup.validation_data = &dataset;
+  setup.validation_plan = &val_plan;
+  setup.meta = {kImageClassification, model.type(), to_json(config), {}, normalization_json(normalization), {}};
+  setup.resume_view = [](const json& stored) { return resume_view(parse_config(stored)); };
+  setup.out_dir = out_dir;
+  setup.resume = resume;
+  char summary[256];
+  std::snprintf(summary, sizeof summary, "ViT: %ld parameters, %ldx%ldx%ld images, %ld classes; %zu train / %zu "
+                "validation images", long(model.parameter_count()), long(config.model.channels),
+                long(config.model.image_height), long(config.model.image_width),
+                long(config.model.num_classes), train_idx.size(), val_idx.size());
+  setup.summary = summary;
+
+  return train::fit(setup);
+}
+
+// ---------------------------------------------------------------- commands
+
+namespace {
+bool is_idx(const std::string& path) {
+  for (const std::string ext : {".gz", "-ubyte", ".idx"})
+    if (path.size() >= ext.size() && path.compare(path.size() - ext.size(), std::string::npos, ext) == 0)
+      return true;
+  return false;
+}
+}  // namespace
+
+Tensor load_inputs(const std::string& path, const nn::VitConfig& c) {
+  std::vector<Tensor> images;
+  if (is_idx(path)) {
+    const Tensor all = data::read_idx_images(path);  // [N, C, H, W]
+    for (int64_t i = 0; i < all.size(0); ++i)
+      images.push_back(all.slice(0, i, i + 1).reshape({all.size(1), all.size(2), all.size(3)}).contiguous());
+  } else {
+    images.push_back(data::read_image(path));
+  }
+  Tensor batch = Tensor::empty({int64_t(images.size()), c.channels, c.image_height, c.image_width});
+  for (size_t i = 0; i < images.size(); ++i) {
+    Tensor img = images[i];
+    if (img.size(0) != c.channels) {
+      HEED_CHECK(c.channels == 1, path, ": the model needs ", c.channels, " channels, the image has ",
+                 img.size(0));
+      img = data::to_grayscale(img);
+    }
+    if (img.size(1) != c.image_height || img.size(2) != c.image_width)
+      img = data::resize_bilinear(img, c.image_height, c.image_width);
+    batch.slice(0, int64_t(i), int64_t(i) + 1).copy_(img.reshape({1, c.channels, c.image_height, c.image_width}));
+  }
+  return batch;
+}
+
+namespace {
+void train_command(const TrainCommand& cmd) {
+  nlohmann::json json = cmd.config;
+  if (!cmd.data.empty()) json["data"]["dir"] = cmd.data;
+  ImageClassifierConfig config;
+  try {
+    config = parse_config(json);  // fails before any work
+  } catch (const Error& e) {
+    detail::fail(cmd.config_path, ": ", e.what());
+  }
+  const train::TrainResult r = train_image_classifier(config, cmd.out, cmd.resume);
+  if (r.interrupted) return;
+  std::printf("trained %ld epochs in %.1f s; best validation accuracy %.4f; checkpoints %s, %s\n",
+              long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
+  // The test split, when there is one, through the best checkpoint (as `heed eval` does).
+  const std::string& dir = config.data.dir;
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir + "/t10k-images-idx3-ubyte.gz") && !fs::exists(dir + "/t10k-images-idx3-ubyte")) return;
+  LoadedModel m = load_model(r.best_path);
+  data::ImageSet test = data::load_idx_split(dir, "t10k");
+  data::normalize_inplace(test.images, m.info.normalization);
+  const train::EvalResult e = evaluate(*m.model, test.images, test.labels, m.info.config.data.eval_batch_size,
+                                       m.info.config.data.class_names);
+  std::printf("Test set (%s, %ld images), model %s:\n\n%s", dir.c_str(), long(test.images.size(0)),
+              r.best_path.c_str(), e.text.c_str());
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedModel m = load_model(cmd.checkpoint);
+  const std::string dir = cmd.data.empty() ? m.info.config.data.dir : cmd.data;
+  const std::string split = cmd.split.empty() ? "t10k" : cmd.split;
+  data::ImageSet set = data::load_idx_split(dir, split);
+  const nn::VitConfig& c = m.info.config.model;
+  HEED_CHECK(set.images.size(1) == c.channels && set.images.size(2) == c.image_height &&
+                 set.images.size(3) == c.image_width,
+             dir, ": images are ", set.images.size(1), "x", set.images.size(2), "x", set.images.size(3), " but ",
+             cmd.checkpoint.path, " was trained on ", c.channels, "x", c.image_height, "x", c.image_width);
+  HEED_CHECK(set.num_classes <= c.num_classes, dir, ": labels reach class ", set.num_classes - 1,
+             " but the model has ", c.num_classes, " classes");
+  data::normalize_inplace(set.images, m.info.normalization);
+  const train::EvalResult e = evaluate(*m.model, set.images, set.labels, m.info.config.data.eval_batch_size,
+                                       m.info.config.data.class_names);
+  if (cmd.json) {
+    nlohmann::json out = e.json;
+    out["checkpoint"] = cmd.checkpoint.path;
+    out["images"] = set.images.size(0);
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s", e.text.c_str());
+  }
+}
+
+void predict_command(const PredictCommand& cmd) {
+  HEED_CHECK(!cmd.input.empty() && cmd.text.empty(), "predict: an image-classification model takes --input "
+             "IMAGE (PGM, PPM, PNG) or an IDX image file, not --text");
+  LoadedModel m = load_model(cmd.checkpoint);
+  const nn::VitConfig& c = m.info.config.model;
+  Tensor images = load_inputs(cmd.input, c);
+  data::normalize_inplace(images, m.info.normalization);
+  NoGradGuard no_grad;
+  const Tensor probs = softmax(m.model->forward(Var(images))).value();
+  const std::vector<std::string>& names = m.info.config.data.class_names;
+  nlohmann::json out = nlohmann::json::array();
+  const int64_t k = std::min(cmd.top_k, c.num_classes);
+  for (int64_t i = 0; i < probs.size(0); ++i) {
+    const float* p = probs.f32() + i * c.num_classes;
+    std::vector<int64_t> order(size_t(c.num_classes));
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+    nlohmann::json top = nlohmann::json::array();
+    if (!cmd.json) std::printf("%s[%ld]:", cmd.input.c_str(), long(i));
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t cls = order[size_t(j)];
+      const std::string name = size_t(cls) < names.size() ? names[size_t(cls)] : std::to_string(cls);
+      top.push_back({{"class", cls}, {"name", name}, {"probability", p[cls]}});
+      if (!cmd.json) std::printf("  %s %.4f", name.c_str(), double(p[cls]));
+    }
+    if (!cmd.json) std::printf("\n");
+    out.push_back({{"index", i}, {"top", top}});
+  }
+  if (cmd.json) std::printf("%s\n", nlohmann::json{{"input", cmd.input}, {"predictions", out}}.dump(2).c_str());
+}
+}  // namespace
+
+const TaskEntry& image_classification_entry() {
+  static const TaskEntry entry{kImageClassification, "a Vision Transformer on IDX images (Fashion-MNIST layout)",
+                               train_command, eval_command, predict_command};
+  return entry;
+}
+
+}  // namespace heed::tasks

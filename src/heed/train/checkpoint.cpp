@@ -1,0 +1,118 @@
+#include "heed/train/checkpoint.h"
+
+#include <cmath>
+
+#include "heed/io/json_limits.h"
+#include "heed/io/safetensors.h"
+#include "heed/train/config_json.h"
+
+namespace heed::train {
+
+using nlohmann::json;
+
+namespace {
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+json trainer_json(const CheckpointMeta& meta) {
+  json j = meta.trainer_extras.is_object() ? meta.trainer_extras : json::object();
+  const TrainerState& s = meta.state;
+  j["epoch"] = s.epoch;
+  j["batch"] = s.batch;
+  j["global_step"] = s.global_step;
+  j["best_metric"] = s.has_best ? json(s.best_metric) : json(nullptr);
+  j["seed_state"] = {s.seed_state.first, s.seed_state.second};
+  return j;
+}
+
+template <class T>
+T field(const json& j, const char* key, const std::string& path) {
+  HEED_CHECK(j.contains(key), path, ": checkpoint metadata 'trainer' lacks '", key, "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    detail::fail(path, ": checkpoint metadata 'trainer' field '", key, "' has the wrong type: ", e.what());
+  }
+}
+
+json parse_metadata_json(const std::string& text, const std::string& path, const char* key) {
+  const std::string what = std::string("metadata '") + key + "'";
+  io::check_json_depth(text, kMaxConfigDepth, path, what.c_str());
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    detail::fail(path, ": checkpoint metadata '", key, "' is not valid JSON: ", e.what());
+  }
+}
+}  // namespace
+
+void write_checkpoint(const std::string& path, nn::Module& model, const CheckpointMeta& meta,
+                      const std::vector<std::pair<std::string, Tensor>>& optimizer_state) {
+  std::vector<std::pair<std::string, Tensor>> tensors = model.state_dict();
+  for (const auto& [name, t] : optimizer_state) tensors.emplace_back(kOptimizerPrefix + name, t);
+  std::map<std::string, std::string> metadata = meta.extra;
+  metadata["format"] = kCheckpointFormat;
+  metadata["task"] = meta.task;
+  metadata["model"] = meta.model;
+  metadata["config"] = meta.config.dump();
+  metadata["trainer"] = trainer_json(meta).dump();
+  io::write_safetensors(path, tensors, metadata);
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  io::SafetensorsFile file = io::read_safetensors(path);
+  auto meta = [&](const char* key) {
+    auto it = file.metadata.find(key);
+    HEED_CHECK(it != file.metadata.end(), path, ": not a heed checkpoint (metadata '", key, "' missing)");
+    return it->second;
+  };
+  HEED_CHECK(meta("format") == kCheckpointFormat, path, ": unsupported checkpoint format '",
+             meta("format"), "' (this heed reads ", kCheckpointFormat, ")");
+  Checkpoint out;
+  out.path = path;
+  out.meta.config = parse_metadata_json(meta("config"), path, "config");
+  HEED_CHECK(out.meta.config.is_object(), path, ": checkpoint metadata 'config' is not an object");
+  json trainer = parse_metadata_json(meta("trainer"), path, "trainer");
+  HEED_CHECK(trainer.is_object(), path, ": checkpoint metadata 'trainer' is not an object");
+  TrainerState& s = out.meta.state;
+  s.epoch = field<int64_t>(trainer, "epoch", path);
+  s.batch = field<int64_t>(trainer, "batch", path);
+  s.global_step = field<int64_t>(trainer, "global_step", path);
+  HEED_CHECK(s.epoch >= 0 && s.batch >= 0 && s.global_step >= 0, path,
+             ": checkpoint metadata 'trainer' has a negative epoch, batch or step");
+  // "best_val_accuracy" is what files written before the trainer served other tasks call it.
+  const char* best_key = trainer.contains("best_metric") ? "best_metric" : "best_val_accuracy";
+  if (trainer.contains(best_key) && !trainer.at(best_key).is_null()) {
+    s.best_metric = field<double>(trainer, best_key, path);
+    s.has_best = !(best_key == std::string("best_val_accuracy") && s.best_metric < 0);
+  }
+  const auto seeds = field<std::vector<uint64_t>>(trainer, "seed_state", path);
+  HEED_CHECK(seeds.size() == 2, path, ": checkpoint metadata 'seed_state' must hold 2 numbers");
+  s.seed_state = {seeds[0], seeds[1]};
+  for (const char* key : {"epoch", "batch", "global_step", "best_metric", "best_val_accuracy", "seed_state"})
+    trainer.erase(key);
+  out.meta.trainer_extras = trainer;
+  for (const auto& [key, value] : file.metadata)
+    if (key != "format" && key != "task" && key != "model" && key != "config" && key != "trainer")
+      out.meta.extra[key] = value;
+  out.meta.task = file.metadata.count("task") ? file.metadata.at("task") : "image-classification";
+  out.meta.model = file.metadata.count("model") ? file.metadata.at("model") : "";
+  for (auto& [name, t] : file.tensors) {
+    // A NaN or infinite weight would give NaN logits and silently wrong predictions; heed never
+    // saves one (training stops at a non-finite loss), so the file is damaged or diverged.
+    if (t.dtype() == DType::F32) {
+      const float* p = t.f32();
+      for (int64_t i = 0; i < t.numel(); ++i)
+        HEED_CHECK(std::isfinite(p[i]), path, ": tensor '", name, "' holds ", p[i], " at element ", i,
+                   " (a damaged or diverged checkpoint)");
+    }
+    if (name.rfind(kOptimizerPrefix, 0) == 0)
+      out.optimizer[name.substr(std::string(kOptimizerPrefix).size())] = t;
+    else
+      out.model[name] = t;
+  }
+  return out;
+}
+
+std::string checkpoint_task(const Checkpoint& checkpoint) { return checkpoint.meta.task; }
+
+}  // namespace heed::train

@@ -1,0 +1,55 @@
+// Checkpoints of every task: one safetensors file with the model's parameters (under the
+// model's own names), the optimiser state ("optimizer.*") and string metadata (format, task,
+// model, config, trainer, plus what a task adds, e.g. its tokenizer). docs/checkpoint-format.md.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "heed/core/tensor.h"
+#include "heed/nn/module.h"
+
+namespace heed::train {
+
+inline constexpr const char* kCheckpointFormat = "heed-checkpoint-1";
+
+// Where training stands: the position of the next step and what resuming needs.
+struct TrainerState {
+  int64_t epoch = 0, batch = 0;  // 0-based epoch and batch within it of the next step
+  int64_t global_step = 0;       // optimiser steps taken
+  bool has_best = false;         // whether any epoch has been evaluated
+  double best_metric = 0;        // the best validation metric so far (the task says which)
+  std::pair<uint64_t, uint64_t> seed_state{0, 0};  // nn::seed_state(): dropout's stream
+};
+
+struct CheckpointMeta {
+  std::string task, model;          // "image-classification", "vit"
+  nlohmann::json config;            // the resolved config, as the task writes it
+  TrainerState state;
+  nlohmann::json trainer_extras = nlohmann::json::object();  // task fields in the "trainer" JSON
+  std::map<std::string, std::string> extra;  // further metadata entries (e.g. "tokenizer")
+};
+
+// Writes model parameters, optional optimiser state and the metadata, atomically.
+void write_checkpoint(const std::string& path, nn::Module& model, const CheckpointMeta& meta,
+                      const std::vector<std::pair<std::string, Tensor>>& optimizer_state);
+
+struct Checkpoint {
+  std::string path;
+  CheckpointMeta meta;  // trainer_extras: the "trainer" JSON's other fields; extra: every other key
+  std::map<std::string, Tensor> model, optimizer;
+};
+
+// Reads and checks a checkpoint as untrusted input (errors start with the path): the container,
+// the format, the JSON of "config" and "trainer", finite f32 values everywhere. The config is
+// not interpreted here: the task parses it (tasks/registry.h).
+Checkpoint read_checkpoint(const std::string& path);
+
+// The checkpoint's "task" alone (to choose the task that reads the rest); "image-classification"
+// for files written before the key existed.
+std::string checkpoint_task(const Checkpoint& checkpoint);
+
+}  // namespace heed::train

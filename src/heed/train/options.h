@@ -1,0 +1,58 @@
+// The trainer's options: the "train" section of every task's config, declared once (visit).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "heed/train/config_schema.h"
+
+namespace heed::train {
+
+struct TrainOptions {
+  int64_t epochs = 10, batch_size = 128;
+  std::string optimizer = "adamw";  // adamw | sgd
+  float lr = 1e-3f, min_lr = 1e-5f;
+  double weight_decay = 0.05, beta1 = 0.9, beta2 = 0.999, momentum = 0.9;
+  std::string schedule = "cosine";  // cosine | linear | constant
+  double warmup_epochs = 1.0;
+  float label_smoothing = 0.0f;
+  float clip_grad_norm = 0.0f;  // 0: off
+  uint64_t seed = 0;
+  int threads = 0;   // 0: OMP_NUM_THREADS or every core
+  // Model replicas the batch is split over (train/data_parallel.h); 0: one per thread. With a
+  // fixed count, results are bit-identical for any thread count.
+  int replicas = 0;
+  int64_t log_every = 50;         // steps between log lines when stderr is not a terminal
+  double time_limit_minutes = 0;  // > 0: stop after the epoch in which this much time has passed
+  // A checkpoint to start from: parameters with the same names and shapes are loaded (e.g. a
+  // masked-LM encoder into a classifier), the rest keep their initialisation.
+  std::string init_from;
+};
+
+template <class V>
+void visit(V& v, TrainOptions& o) {
+  v("epochs", o.epochs, rule::positive());
+  v("batch_size", o.batch_size, rule::positive());
+  v("optimizer", o.optimizer, rule::one_of({"adamw", "sgd"}));
+  v("lr", o.lr, rule::positive());
+  v("min_lr", o.min_lr, rule::non_negative());
+  v("weight_decay", o.weight_decay, rule::non_negative());
+  v("beta1", o.beta1, rule::in(0, 1, true));
+  v("beta2", o.beta2, rule::in(0, 1, true));
+  v("momentum", o.momentum, rule::in(0, 1, true));
+  v("schedule", o.schedule, rule::one_of({"cosine", "linear", "constant"}));
+  v("warmup_epochs", o.warmup_epochs, rule::non_negative());
+  v("label_smoothing", o.label_smoothing, rule::in(0, 1, true));
+  v("clip_grad_norm", o.clip_grad_norm, rule::non_negative());
+  v("seed", o.seed);
+  v("threads", o.threads, rule::in(0, 1024));
+  v("replicas", o.replicas, rule::in(0, 1024));
+  v("log_every", o.log_every, rule::neutral(rule::positive()));
+  v("time_limit_minutes", o.time_limit_minutes, rule::neutral(rule::non_negative()));
+  v("init_from", o.init_from);
+}
+
+// Checks between fields (min_lr <= lr, warmup_epochs <= epochs), naming the keys.
+void validate(const TrainOptions& o);
+
+}  // namespace heed::train

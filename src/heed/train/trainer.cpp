@@ -1,0 +1,251 @@
+#include "heed/train/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "heed/core/parallel.h"
+#include "heed/optim/adamw.h"
+#include "heed/optim/clip.h"
+#include "heed/optim/schedule.h"
+#include "heed/optim/sgd.h"
+#include "heed/train/data_parallel.h"
+#include "heed/train/progress.h"
+
+namespace heed::train {
+
+using nlohmann::json;
+
+namespace {
+std::atomic<bool> g_interrupted{false};  // lock-free, so safe to set from a signal handler
+static_assert(std::atomic<bool>::is_always_lock_free);
+void on_interrupt(int) { g_interrupted = true; }
+
+// Installs the Ctrl-C handler for the lifetime of a training run.
+class InterruptScope {
+ public:
+  InterruptScope() : previous_(std::signal(SIGINT, on_interrupt)) { g_interrupted = false; }
+  ~InterruptScope() { std::signal(SIGINT, previous_); }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  void (*previous_)(int);
+};
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, nn::Module& model) {
+  std::vector<optim::Param> params = optim::make_params(model.named_parameters());
+  if (o.optimizer == "sgd") {
+    optim::SgdOptions s;
+    s.lr = o.lr;
+    s.momentum = float(o.momentum);
+    s.weight_decay = float(o.weight_decay);
+    return std::make_unique<optim::Sgd>(std::move(params), s);
+  }
+  optim::AdamWOptions a;
+  a.lr = o.lr;
+  a.beta1 = o.beta1;
+  a.beta2 = o.beta2;
+  a.weight_decay = o.weight_decay;
+  return std::make_unique<optim::AdamW>(std::move(params), a);
+}
+
+void append_jsonl(const std::string& path, const json& line) {
+  std::ofstream out(path, std::ios::app);
+  HEED_CHECK(out, path, ": cannot open the metrics log for writing");
+  out << line.dump() << "\n";
+  out.flush();
+  HEED_CHECK(out, path, ": cannot write the metrics log");
+}
+
+int replica_count(const TrainOptions& o) { return o.replicas > 0 ? o.replicas : num_threads(); }
+
+bool better(const Task& task, double value, const TrainerState& state) {
+  if (!state.has_best) return true;
+  return task.higher_is_better() ? value > state.best_metric : value < state.best_metric;
+}
+
+const char* non_finite_name(float v) { return std::isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf"; }
+
+// Loads the parameters of `path` whose names and shapes match into `model`; says what it did.
+void initialise_from(nn::Model& model, const std::string& path) {
+  const Checkpoint ckpt = read_checkpoint(path);
+  int64_t loaded = 0, kept = 0;
+  for (auto& [name, var] : model.named_parameters()) {
+    auto it = ckpt.model.find(name);
+    if (it == ckpt.model.end() || it->second.shape() != var->value().shape() ||
+        it->second.dtype() != var->value().dtype()) {
+      ++kept;
+      continue;
+    }
+    var->value().copy_(it->second);
+    ++loaded;
+  }
+  HEED_CHECK(loaded > 0, path, ": train.init_from: no parameter of this model has a match (by name and "
+             "shape) in that checkpoint (task ", ckpt.meta.task, ", model ", ckpt.meta.model, ")");
+  std::fprintf(stderr, "initialised %ld parameter tensors from %s (%ld keep their initialisation)\n",
+               long(loaded), path.c_str(), long(kept));
+}
+}  // namespace
+
+std::string config_differences(const json& stored, const json& current) {
+  std::string out;
+  const json patch = json::diff(stored, current);
+  for (const json& op : patch) {
+    std::string key = op.at("path").get<std::string>();
+    if (!key.empty() && key[0] == '/') key = key.substr(1);
+    for (char& c : key)
+      if (c == '/') c = '.';
+    const json::json_pointer pointer(op.at("path").get<std::string>());
+    const std::string was = stored.contains(pointer) ? stored.at(pointer).dump() : "(absent)";
+    const std::string now = current.contains(pointer) ? current.at(pointer).dump() : "(absent)";
+    out += (out.empty() ? "" : "; ") + key + ": " + was + " -> " + now;
+  }
+  return out;
+}
+
+EvalResult evaluate(nn::Model& model, const Task& task, const Dataset& data, const BatchPlan& plan,
+                    int replicas) {
+  NoGradGuard no_grad;
+  const bool was_training = model.training();
+  model.eval();
+  DataParallel parallel(model, replicas > 0 ? replicas : num_threads());
+  std::unique_ptr<Evaluator> evaluator = task.evaluator();
+  const BatchContext context{0, 0, false};
+  for (const std::vector<int64_t>& indices : plan.epoch(0)) {
+    const nn::Batch batch = data.batch(indices, context);
+    evaluator->add(parallel.predict(batch), batch);
+  }
+  model.train(was_training);
+  return evaluator->finish();
+}
+
+TrainResult fit(TrainSetup& s) {
+  const auto start_time = std::chrono::steady_clock::now();
+  const TrainOptions& o = s.options;
+  nn::Model& model = *s.model;
+  const Task& task = *s.task;
+  std::filesystem::create_directories(s.out_dir);
+  const std::string last_path = s.out_dir + "/last.safetensors", best_path = s.out_dir + "/best.safetensors";
+  const std::string log_path = s.out_dir + "/metrics.jsonl";
+
+  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(o, model);
+  nn::manual_seed(o.seed);
+  CheckpointMeta meta = s.meta;
+  TrainerState& state = meta.state;
+  if (s.resume) {
+    const Checkpoint ckpt = read_checkpoint(last_path);
+    HEED_CHECK(ckpt.meta.task == meta.task, last_path, ": is a checkpoint of task '", ckpt.meta.task,
+               "', not '", meta.task, "'");
+    const json was = s.resume_view(ckpt.meta.config), now = s.resume_view(meta.config);
+    HEED_CHECK(was == now, last_path, ": was trained with a different configuration; resume needs "
+               "the same one except for keys that cannot change the result. Differences: ",
+               config_differences(was, now));
+    try {
+      model.load_state_dict(ckpt.model);
+      optimizer->load_state(ckpt.optimizer);
+    } catch (const Error& e) {
+      detail::fail(last_path, ": ", e.what());
+    }
+    state = ckpt.meta.state;
+    nn::set_seed_state(state.seed_state);
+    std::fprintf(stderr, "resuming from %s at epoch %ld, batch %ld\n", last_path.c_str(),
+                 long(state.epoch + 1), long(state.batch));
+  } else {
+    if (!o.init_from.empty()) initialise_from(model, o.init_from);
+    std::filesystem::remove(log_path);
+  }
+
+  BatchLoader loader(*s.train_data, *s.train_plan, o.seed, true);
+  const int64_t steps_per_epoch = loader.batches_per_epoch();
+  HEED_CHECK(steps_per_epoch > 0, "train: train.batch_size ", o.batch_size, " is larger than the training split (",
+             s.train_data->size(), " samples)");
+  optim::ScheduleOptions schedule;
+  schedule.kind = o.schedule;
+  schedule.total_steps = steps_per_epoch * o.epochs;
+  schedule.warmup_steps = int64_t(o.warmup_epochs * double(steps_per_epoch));
+  schedule.base_lr = o.lr;
+  schedule.min_lr = o.min_lr;
+  optim::validate(schedule);
+
+  const int replicas = replica_count(o);
+  std::fprintf(stderr, "%s; %ld steps per epoch, %d threads, %d replicas\n", s.summary.c_str(),
+               long(steps_per_epoch), num_threads(), replicas);
+
+  InterruptScope interrupt_scope;
+  TrainResult result{state.has_best, state.best_metric, 0, 0, false, best_path, last_path};
+  auto save = [&](const std::string& path) {
+    state.seed_state = nn::seed_state();
+    write_checkpoint(path, model, meta, optimizer->state());
+  };
+  model.train();
+  DataParallel parallel(model, replicas);  // after any resume has loaded the weights
+  RunClock run{std::chrono::steady_clock::now(), state.global_step, schedule.total_steps};
+  for (; state.epoch < o.epochs; ++state.epoch, state.batch = 0) {
+    Progress progress(state.epoch, o.epochs, steps_per_epoch, o.log_every, run);
+    loader.start_epoch(state.epoch, state.batch);
+    double loss_sum = 0;
+    int64_t loss_count = 0;
+    while (std::optional<nn::Batch> batch = loader.next()) {
+      optimizer->set_lr(optim::learning_rate(schedule, state.global_step));
+      const float value = parallel.train_step(*batch, task);
+      HEED_CHECK(std::isfinite(value), "train: the loss became ", non_finite_name(value), " at epoch ",
+                 state.epoch + 1, ", step ", state.batch + 1, " (learning rate ", optimizer->lr(),
+                 "); stopping. ",
+                 std::filesystem::exists(last_path) ? "The last checkpoint written is " + last_path
+                                                    : std::string("No checkpoint was written yet"),
+                 "; try a lower train.lr or set train.clip_grad_norm");
+      if (o.clip_grad_norm > 0) optim::clip_grad_norm(optimizer->params(), o.clip_grad_norm);
+      optimizer->step();
+      optimizer->zero_grad();
+      ++state.batch;
+      ++state.global_step;
+      loss_sum += value;
+      ++loss_count;
+      progress.update(state.batch, state.global_step, loss_sum / double(loss_count), batch->size());
+      if (g_interrupted) {  // Ctrl-C: keep the exact position so --resume continues from here
+        save(last_path);
+        progress.finish("interrupted: saved " + last_path + " (resume with --resume)");
+        result.interrupted = true;
+        return result;
+      }
+    }
+    const EvalResult val = evaluate(model, task, *s.validation_data, *s.validation_plan, replicas);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+    const bool best = better(task, val.metric, state);
+    if (best) {
+      state.has_best = true;
+      state.best_metric = val.metric;
+    }
+    ++state.epoch;  // the saved position is the start of the next epoch
+    state.batch = 0;
+    save(last_path);
+    if (best) save(best_path);  // atomic, like last
+    --state.epoch;
+    const double train_loss = loss_sum / double(std::max<int64_t>(loss_count, 1));
+    append_jsonl(log_path, {{"epoch", state.epoch + 1}, {"step", state.global_step}, {"train_loss", train_loss},
+                            {"val_loss", val.loss}, {"val_" + task.metric_name(), val.metric},
+                            {"lr", optimizer->lr()}, {"seconds", elapsed}});
+    char summary[256];
+    std::snprintf(summary, sizeof summary, "epoch %ld/%ld: train loss %.4f, validation loss %.4f, %s %.4f%s [%s]",
+                  long(state.epoch + 1), long(o.epochs), train_loss, val.loss, task.metric_name().c_str(),
+                  val.metric, best ? " (best)" : "", format_duration(elapsed).c_str());
+    progress.finish(summary);
+    result.epochs_done = state.epoch + 1;
+    result.has_best = state.has_best;
+    result.best_metric = state.best_metric;
+    if (o.time_limit_minutes > 0 && elapsed > o.time_limit_minutes * 60) {
+      std::fprintf(stderr, "time limit of %.1f minutes reached\n", o.time_limit_minutes);
+      ++state.epoch;
+      break;
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  return result;
+}
+
+}  // namespace heed::train
