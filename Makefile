@@ -41,11 +41,12 @@ bench: build
 	$(BUILD)/bench/heed_bench_ops --benchmark_min_time=0.2
 
 # The main job: fetch Fashion-MNIST, train the default Vision Transformer, print the test-set
-# classification report (heed train ends with it). `make run CONFIG=...` trains another config.
+# classification report (heed train ends with it). `make run CONFIG=...` trains another config
+# (configs/text-spamassassin.json: the spam classifier), fetching its data first.
 CONFIG ?= configs/vit-fashion-mnist.json
 run: build
-	scripts/data/fashion-mnist.sh
-	$(BUILD)/heed train --config $(CONFIG) --data data/fashion-mnist --out runs/$(basename $(notdir $(CONFIG)))
+	scripts/data/prepare.sh $(CONFIG)
+	$(BUILD)/heed train --config $(CONFIG) --out runs/$(basename $(notdir $(CONFIG)))
 
 FUZZ_SECONDS ?= 60
 fuzz:

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev zlib1g-dev    # configs, command line, gzip
   libpng-dev                                    # PNG input for predict
   libhwy-dev                                    # Highway: portable SIMD (attention kernels)
+  libsentencepiece-dev                          # the subword tokenizer of the text tasks
+  python3                                       # scripts/data/*: converting the real data sets
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
   qemu-user                                     # tests: the suite on an emulated older CPU

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   heed::cli::register_eval(app);
   heed::cli::register_predict(app);
   heed::cli::register_bench(app);
+  heed::cli::register_tokenizer(app);
   try {
     heed::kernels::simd::limit_targets_from_env();
     app.parse(argc, argv);

@@ -2,12 +2,15 @@
 
 #include "heed/core/error.h"
 #include "heed/tasks/image_classification.h"
+#include "heed/tasks/masked_lm.h"
+#include "heed/tasks/text_classification.h"
 
 namespace heed::tasks {
 
 namespace {
 const std::vector<const TaskEntry*>& entries() {
-  static const std::vector<const TaskEntry*> all = {&image_classification_entry()};
+  static const std::vector<const TaskEntry*> all = {&image_classification_entry(), &text_classification_entry(),
+                                                    &masked_lm_entry()};
   return all;
 }
 }  // namespace

@@ -1,0 +1,153 @@
+#include "heed/nn/models/text_encoder.h"
+
+#include "heed/ops/ops.h"
+
+namespace heed::nn {
+
+void TextEncoderConfig::validate() const {
+  auto positive = [](int64_t v, const char* key) { HEED_CHECK(v > 0, "model.", key, " must be > 0, got ", v); };
+  positive(vocab_size, "vocab_size");
+  positive(max_len, "max_len");
+  positive(dim, "dim");
+  positive(depth, "depth");
+  positive(heads, "heads");
+  HEED_CHECK(dim % heads == 0, "model.heads: ", heads, " heads do not divide model.dim = ", dim);
+  HEED_CHECK(mlp_ratio > 0, "model.mlp_ratio must be > 0, got ", mlp_ratio);
+  for (auto [p, key] : {std::pair{dropout, "dropout"}, {attention_dropout, "attention_dropout"},
+                        {drop_path, "drop_path"}})
+    HEED_CHECK(p >= 0.f && p < 1.f, "model.", key, " must be in [0, 1), got ", p);
+  HEED_CHECK(layer_norm_eps > 0.f, "model.layer_norm_eps must be > 0, got ", layer_norm_eps);
+  HEED_CHECK(pooling == "cls" || pooling == "mean", "model.pooling must be \"cls\" or \"mean\", got \"", pooling,
+             "\"");
+}
+
+namespace {
+EncoderLayerOptions layer_options(const TextEncoderConfig& c, int64_t i) {
+  EncoderLayerOptions layer;
+  layer.dim = c.dim;
+  layer.heads = c.heads;
+  layer.mlp_hidden = static_cast<int64_t>(double(c.dim) * c.mlp_ratio);
+  layer.dropout = c.dropout;
+  layer.attention_dropout = c.attention_dropout;
+  layer.pre_norm = c.pre_norm;
+  layer.layer_norm_eps = c.layer_norm_eps;
+  layer.drop_path = c.depth > 1 ? c.drop_path * float(i) / float(c.depth - 1) : c.drop_path;
+  return layer;
+}
+
+void check_tokens(const Tensor& tokens, const Tensor& lengths, const TextEncoderConfig& c) {
+  HEED_CHECK(tokens.defined() && tokens.dtype() == DType::I64 && tokens.dim() == 2, "text encoder: tokens must be "
+             "i64 [B, T], got ", tokens.defined() ? tokens.str() : "nothing");
+  HEED_CHECK(tokens.size(1) <= c.max_len, "text encoder: ", tokens.size(1), " tokens, more than model.max_len = ",
+             c.max_len);
+  HEED_CHECK(lengths.defined() && lengths.dtype() == DType::I64 && lengths.dim() == 1 &&
+                 lengths.size(0) == tokens.size(0),
+             "text encoder: lengths must be i64 [", tokens.size(0), "], got ", lengths.defined() ? lengths.str() : "nothing");
+}
+}  // namespace
+
+TextEncoder::TextEncoder(const TextEncoderConfig& c, uint64_t seed)
+    : config((c.validate(), c)), norm(c.dim, c.layer_norm_eps), rng_(seed) {
+  register_parameter("tok_embed.weight", &tok_embed, trunc_normal({c.vocab_size, c.dim}, 0.02f, rng_));
+  register_parameter("pos_embed", &pos_embed, trunc_normal({1, c.max_len, c.dim}, 0.02f, rng_));
+  for (int64_t i = 0; i < c.depth; ++i) {
+    blocks.push_back(std::make_unique<TransformerEncoderLayer>(layer_options(c, i), rng_));
+    register_module("blocks." + std::to_string(i), blocks.back().get());
+  }
+  register_module("norm", &norm);
+  // timm's init for the blocks' projections: truncated normal 0.02, zero biases.
+  for (auto& [name, var] : named_parameters()) {
+    if (name.rfind("blocks.", 0) != 0 || name.find("norm") != std::string::npos) continue;
+    if (var->value().dim() == 2)
+      var->value().copy_(trunc_normal(var->shape(), 0.02f, rng_));
+    else
+      var->value().fill_(0.f);
+  }
+}
+
+Var TextEncoder::encode(const Tensor& tokens, const Tensor& lengths, std::vector<Tensor>* attention) {
+  check_tokens(tokens, lengths, config);
+  const int64_t t = tokens.size(1);
+  Var h = add(embedding(tokens, tok_embed), slice(pos_embed, 1, 0, t));  // [B, T, D]
+  if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
+  AttentionMasks masks;
+  masks.key_lengths = lengths;
+  for (auto& block : blocks) {
+    Tensor weights;
+    h = block->forward(h, masks, attention ? &weights : nullptr);
+    if (attention) attention->push_back(weights);
+  }
+  return norm.forward(h);
+}
+
+TextClassifier::TextClassifier(const TextEncoderConfig& c, uint64_t seed)
+    : TextEncoder(c, seed), head(c.dim, c.num_classes, true, init_rng()) {
+  HEED_CHECK(c.num_classes > 0, "model.num_classes must be > 0, got ", c.num_classes);
+  register_module("head", &head);
+  head.weight.value().copy_(trunc_normal(head.weight.shape(), 0.02f, init_rng()));
+  head.bias.value().fill_(0.f);
+}
+
+namespace {
+// The masked-mean weights [B, 1, T]: 1 / length over the first `length` tokens, 0 after.
+Tensor mean_weights(const Tensor& lengths, int64_t t) {
+  const int64_t b = lengths.size(0);
+  Tensor w = Tensor::zeros({b, 1, t});
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t n = std::min<int64_t>(std::max<int64_t>(lengths.i64()[i], 1), t);
+    for (int64_t j = 0; j < n; ++j) w.f32()[i * t + j] = 1.f / float(n);
+  }
+  return w;
+}
+}  // namespace
+
+ModelOutput TextClassifier::forward(const Batch& batch, const ForwardOptions& options) {
+  ModelOutput out;
+  const Tensor& tokens = batch.at("tokens");
+  const Tensor& lengths = batch.at("lengths");
+  Var h = encode(tokens, lengths, options.attention ? &out.attention : nullptr);
+  const int64_t b = tokens.size(0), t = tokens.size(1), d = config.dim;
+  Var pooled = config.pooling == "cls" ? reshape(slice(h, 1, 0, 1), {b, d})
+                                       : reshape(matmul(Var(mean_weights(lengths, t)), h), {b, d});
+  out.logits = head.forward(pooled);
+  return out;
+}
+
+std::unique_ptr<Model> TextClassifier::replicate(uint64_t seed) const {
+  return std::make_unique<TextClassifier>(config, seed);
+}
+
+Tensor masked_positions(const Tensor& labels) {
+  std::vector<int64_t> positions;
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    if (labels.i64()[i] != -100) positions.push_back(i);
+  return Tensor::from_indices({int64_t(positions.size())}, positions);
+}
+
+MaskedLanguageModel::MaskedLanguageModel(const TextEncoderConfig& c, uint64_t seed)
+    : TextEncoder(c, seed), dense(c.dim, c.dim, true, init_rng()), mlm_norm(c.dim, c.layer_norm_eps) {
+  register_module("mlm.dense", &dense);
+  register_module("mlm.norm", &mlm_norm);
+  register_parameter("mlm.bias", &mlm_bias, Tensor::zeros({c.vocab_size}));
+  dense.weight.value().copy_(trunc_normal(dense.weight.shape(), 0.02f, init_rng()));
+  dense.bias.value().fill_(0.f);
+}
+
+ModelOutput MaskedLanguageModel::forward(const Batch& batch, const ForwardOptions& options) {
+  ModelOutput out;
+  const Tensor& tokens = batch.at("tokens");
+  Var h = encode(tokens, batch.at("lengths"), options.attention ? &out.attention : nullptr);
+  const int64_t rows = tokens.numel(), d = config.dim;
+  // Only the masked positions: [M, D] rows of the flattened hidden states (the gather's backward
+  // adds into them), then the head and the tied decoder.
+  Var picked = embedding(masked_positions(batch.at("mlm_labels")), reshape(h, {rows, d}));
+  Var x = mlm_norm.forward(gelu(dense.forward(picked)));
+  out.logits = linear(x, tok_embed, mlm_bias);  // [M, V]
+  return out;
+}
+
+std::unique_ptr<Model> MaskedLanguageModel::replicate(uint64_t seed) const {
+  return std::make_unique<MaskedLanguageModel>(config, seed);
+}
+
+}  // namespace heed::nn

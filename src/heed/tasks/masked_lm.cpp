@@ -1,0 +1,352 @@
+#include "heed/tasks/masked_lm.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "heed/core/parallel.h"
+#include "heed/core/rng.h"
+#include "heed/data/loader.h"
+#include "heed/ops/ops.h"
+#include "heed/train/config_json.h"
+
+namespace heed::tasks {
+
+using nlohmann::json;
+
+MaskedLmConfig parse_masked_lm_config(const json& j) {
+  MaskedLmConfig c;
+  train::Section top(j, "");
+  const std::string task = top.get<std::string>("task", kMaskedLm);
+  HEED_CHECK(task == kMaskedLm, "config: task \"", task, "\" is not ", kMaskedLm);
+  train::read_section(top, "model", c.model);
+  train::read_section(top, "train", c.train);
+  train::read_section(top, "data", c.data);
+  top.finish();
+  train::validate(c.train);
+  HEED_CHECK(c.data.input.max_tokens <= c.model.max_len, "config: data.max_tokens (", c.data.input.max_tokens,
+             ") must be at most model.max_len (", c.model.max_len, ")");
+  return c;
+}
+
+namespace {
+json config_json(const MaskedLmConfig& c, bool result_only) {
+  return {{"task", kMaskedLm},
+          {"model", train::section_json(c.model, result_only)},
+          {"train", train::section_json(c.train, result_only)},
+          {"data", train::section_json(c.data, result_only)}};
+}
+}  // namespace
+
+json to_json(const MaskedLmConfig& c) { return config_json(c, false); }
+
+// ---------------------------------------------------------------- data and task
+
+MaskedLmDataset::MaskedLmDataset(std::vector<std::vector<int32_t>> sequences, int64_t vocab_size,
+                                 double mask_probability, int64_t max_len)
+    : TextDataset(std::move(sequences), {}), vocab_size_(vocab_size), max_len_(max_len),
+      probability_(mask_probability) {
+  HEED_CHECK(vocab_size > data::Tokenizer::kMask + 1, "masked LM: a vocabulary of ", vocab_size, " pieces has none to "
+             "mask besides the special ones");
+}
+
+nn::Batch MaskedLmDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const {
+  nn::Batch out = TextDataset::batch(indices, context);
+  Tensor& tokens = out.tensors.at("tokens");
+  const int64_t b = tokens.size(0), t = tokens.size(1);
+  Tensor labels = Tensor::full({b, t}, -100.f);
+  Tensor ilabels = Tensor::empty({b, t}, DType::I64);
+  std::fill(ilabels.i64(), ilabels.i64() + b * t, int64_t{-100});
+  // Evaluation uses one fixed masking: an epoch no training run reaches.
+  const uint64_t epoch = context.training ? uint64_t(context.epoch) : ~uint64_t{0} >> 8;
+  const uint64_t seed = context.seed ^ 0x6d6c6d6d61736b73ull;  // "mlmmasks": not the augmentation's stream
+  const int64_t special = data::Tokenizer::kMask + 1;
+  for (int64_t r = 0; r < b; ++r) {
+    const uint64_t sample = epoch * uint64_t(size()) + uint64_t(indices[size_t(r)]);
+    const int64_t length = out.tensors.at("lengths").i64()[r];
+    for (int64_t p = 0; p < length; ++p) {
+      int64_t& token = tokens.i64()[r * t + p];
+      if (token < special) continue;  // [CLS], [SEP], padding and <unk> are never chosen
+      const uint64_t key = (sample * uint64_t(max_len_) + uint64_t(p)) * 4;
+      if (random_uniform(seed, key) >= probability_) continue;
+      ilabels.i64()[r * t + p] = token;
+      const float what = random_uniform(seed, key + 1);
+      if (what < 0.8f)
+        token = data::Tokenizer::kMask;
+      else if (what < 0.9f)
+        token = special + int64_t(random_bits(seed, key + 2) % uint64_t(vocab_size_ - special));
+    }
+  }
+  out.tensors["mlm_labels"] = ilabels;
+  return out;
+}
+
+namespace {
+// The labels of the masked positions, in the order the model gathers them (row-major).
+Tensor masked_targets(const Tensor& labels) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    if (labels.i64()[i] != -100) out.push_back(labels.i64()[i]);
+  return Tensor::from_indices({int64_t(out.size())}, out);
+}
+
+class MaskedLmEvaluator : public train::Evaluator {
+ public:
+  void add(const nn::ModelOutput& output, const nn::Batch& batch) override {
+    const Tensor targets = masked_targets(batch.at("mlm_labels"));
+    const int64_t m = targets.numel();
+    if (m == 0) return;
+    const Tensor& logits = output.logits.value();
+    loss_sum_ += double(cross_entropy(Var(logits), targets).value().item()) * double(m);
+    const int64_t v = logits.size(1);
+    for (int64_t i = 0; i < m; ++i) {
+      const float* row = logits.f32() + i * v;
+      correct_ += (std::max_element(row, row + v) - row) == targets.i64()[i];
+    }
+    count_ += m;
+  }
+  train::EvalResult finish() override {
+    train::EvalResult r;
+    r.loss = count_ ? loss_sum_ / double(count_) : 0;
+    r.metric = count_ ? double(correct_) / double(count_) : 0;
+    r.json = {{"masked_tokens", count_}, {"loss", r.loss}, {"masked_accuracy", r.metric},
+              {"perplexity", std::exp(r.loss)}};
+    char text[256];
+    std::snprintf(text, sizeof text, "masked tokens %ld: loss %.4f (perplexity %.2f), accuracy %.4f\n", long(count_),
+                  r.loss, std::exp(r.loss), r.metric);
+    r.text = text;
+    return r;
+  }
+
+ private:
+  double loss_sum_ = 0;
+  int64_t correct_ = 0, count_ = 0;
+};
+}  // namespace
+
+int64_t MaskedLmTask::targets(const nn::Batch& batch) const {
+  const Tensor& labels = batch.at("mlm_labels");
+  int64_t n = 0;
+  for (int64_t i = 0; i < labels.numel(); ++i) n += labels.i64()[i] != -100;
+  return n;
+}
+
+Var MaskedLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
+  return cross_entropy(output.logits, masked_targets(batch.at("mlm_labels")));
+}
+
+std::unique_ptr<train::Evaluator> MaskedLmTask::evaluator() const { return std::make_unique<MaskedLmEvaluator>(); }
+
+// ---------------------------------------------------------------- training
+
+namespace {
+std::vector<int64_t> iota_of(size_t n) {
+  std::vector<int64_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+// Every text of `paths`, in order.
+Texts read_corpus(const std::vector<std::string>& paths, const TextInputOptions& o) {
+  Texts all;
+  for (const std::string& path : paths) {
+    const data::TextTable table = data::read_text_table(path);
+    // A .txt file has the one field "text"; other formats the configured text fields.
+    TextInputOptions fields = o;
+    if (table.columns == std::vector<std::string>{"text"}) fields.text_fields = {"text"};
+    Texts t = read_texts(table, fields);
+    report_text_fixes(t);
+    all.path = all.path.empty() ? path : all.path + " + " + path;
+    for (auto& f : t.fields) all.fields.push_back(std::move(f));
+    all.lines.insert(all.lines.end(), t.lines.begin(), t.lines.end());
+  }
+  HEED_CHECK(!all.fields.empty(), all.path, ": no records");
+  return all;
+}
+}  // namespace
+
+train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::string& out_dir, bool resume) {
+  MaskedLmConfig config = config_in;
+  const TextInputOptions& in = config.data.input;
+  if (config.train.threads > 0) set_num_threads(config.train.threads);
+  std::vector<std::string> train_files = {in.train};
+  train_files.insert(train_files.end(), config.data.extra_train.begin(), config.data.extra_train.end());
+  const Texts corpus = read_corpus(train_files, in);
+  std::vector<int64_t> train_idx, val_idx;
+  Texts validation;
+  if (in.validation.empty()) {
+    std::tie(train_idx, val_idx) =
+        data::split_indices(int64_t(corpus.fields.size()), in.validation_fraction, config.train.seed);
+  } else {
+    train_idx = iota_of(corpus.fields.size());
+    validation = read_corpus({in.validation}, in);
+  }
+  Texts train_texts;
+  train_texts.path = corpus.path;
+  for (int64_t i : train_idx) train_texts.fields.push_back(corpus.fields[size_t(i)]);
+  const data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
+  config.model.vocab_size = tokenizer.vocab_size();
+  config.model.validate();
+  auto encode = [&](const Texts& texts, const std::vector<int64_t>& which) {
+    std::vector<std::vector<int32_t>> out;
+    for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], in.max_tokens));
+    return out;
+  };
+  const MaskedLmDataset train_data(encode(corpus, train_idx), tokenizer.vocab_size(), config.data.mask_probability,
+                                   config.model.max_len);
+  const MaskedLmDataset val_data(in.validation.empty() ? encode(corpus, val_idx)
+                                                       : encode(validation, iota_of(validation.fields.size())),
+                                 tokenizer.vocab_size(), config.data.mask_probability, config.model.max_len);
+
+  nn::MaskedLanguageModel model(config.model, config.train.seed);
+  const MaskedLmTask task;
+  const std::unique_ptr<train::BatchPlan> plan = text_plan(train_data, iota_of(size_t(train_data.size())),
+                                                           config.train.batch_size, in.bucket_batches, config.train.seed);
+  std::vector<int64_t> val_order = iota_of(size_t(val_data.size()));
+  std::stable_sort(val_order.begin(), val_order.end(),
+                   [&](int64_t a, int64_t b) { return val_data.length(a) < val_data.length(b); });
+  const train::ShuffledBatches val_plan(val_order, in.eval_batch_size, false, false, 0);
+
+  train::TrainSetup setup;
+  setup.options = config.train;
+  setup.model = &model;
+  setup.task = &task;
+  setup.train_data = &train_data;
+  setup.train_plan = plan.get();
+  setup.validation_data = &val_data;
+  setup.validation_plan = &val_plan;
+  setup.meta = {kMaskedLm, model.type(), to_json(config), {}, json::object(),
+                {{"tokenizer", tokenizer_metadata(tokenizer)}}};
+  setup.resume_view = [](const json& stored) { return config_json(parse_masked_lm_config(stored), true); };
+  setup.out_dir = out_dir;
+  setup.resume = resume;
+  char summary[320];
+  std::snprintf(summary, sizeof summary, "masked LM: %ld parameters, %ld pieces; %ld train / %ld validation texts",
+                long(model.parameter_count()), long(tokenizer.vocab_size()), long(train_data.size()),
+                long(val_data.size()));
+  setup.summary = summary;
+  return train::fit(setup);
+}
+
+// ---------------------------------------------------------------- commands
+
+namespace {
+struct LoadedMlm {
+  std::unique_ptr<nn::MaskedLanguageModel> model;
+  MaskedLmConfig config;
+  data::Tokenizer tokenizer;
+};
+
+LoadedMlm load_mlm(const train::Checkpoint& ckpt) {
+  HEED_CHECK(ckpt.meta.task == kMaskedLm, ckpt.path, ": a checkpoint of task '", ckpt.meta.task, "', not ", kMaskedLm);
+  MaskedLmConfig config;
+  try {
+    config = parse_masked_lm_config(ckpt.meta.config);
+    config.model.validate();
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": metadata ", e.what());
+  }
+  LoadedMlm out{std::make_unique<nn::MaskedLanguageModel>(config.model, 0), config,
+                tokenizer_of(ckpt.path, ckpt.meta.extra)};
+  try {
+    out.model->load_state_dict(ckpt.model);
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": ", e.what());
+  }
+  out.model->eval();
+  return out;
+}
+
+void train_command(const TrainCommand& cmd) {
+  HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train (--set data.train=FILE), "
+             "not --data");
+  MaskedLmConfig config;
+  try {
+    config = parse_masked_lm_config(cmd.config);
+  } catch (const Error& e) {
+    detail::fail(cmd.config_path, ": ", e.what());
+  }
+  const train::TrainResult r = train_masked_lm(config, cmd.out, cmd.resume);
+  if (r.interrupted) return;
+  std::printf("trained %ld epochs in %.1f s; best validation masked-token accuracy %.4f; checkpoints %s, %s\n",
+              long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedMlm m = load_mlm(cmd.checkpoint);
+  const std::string path = cmd.data.empty() ? m.config.data.input.validation : cmd.data;
+  HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.validation in its config; give --data FILE");
+  const Texts texts = read_corpus({path}, m.config.data.input);
+  std::vector<std::vector<int32_t>> seqs;
+  for (const auto& f : texts.fields) seqs.push_back(encode_fields(m.tokenizer, f, m.config.data.input.max_tokens));
+  const MaskedLmDataset data(seqs, m.tokenizer.vocab_size(), m.config.data.mask_probability, m.config.model.max_len);
+  const train::ShuffledBatches plan(iota_of(size_t(data.size())), m.config.data.input.eval_batch_size, false, false, 0);
+  const train::EvalResult e = train::evaluate(*m.model, MaskedLmTask(), data, plan);
+  if (cmd.json) {
+    json out = e.json;
+    out["checkpoint"] = cmd.checkpoint.path;
+    out["data"] = path;
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s", e.text.c_str());
+  }
+}
+
+// Fill-mask: "[MASK]" in the text stands for the mask piece; prints the top pieces at each.
+void predict_command(const PredictCommand& cmd) {
+  HEED_CHECK(!cmd.text.empty() && cmd.input.empty(), "predict: a masked LM takes --text with [MASK] where pieces "
+             "are to be guessed");
+  LoadedMlm m = load_mlm(cmd.checkpoint);
+  std::vector<int32_t> ids = {data::Tokenizer::kCls};
+  const std::string text = data::valid_utf8(cmd.text);
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find("[MASK]", start);
+    const std::vector<int32_t> part = m.tokenizer.encode(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    ids.insert(ids.end(), part.begin(), part.end());
+    if (at == std::string::npos) break;
+    ids.push_back(data::Tokenizer::kMask);
+    start = at + 6;
+  }
+  HEED_CHECK(int64_t(ids.size()) <= m.config.model.max_len, "predict: ", ids.size(), " tokens, more than model.max_len = ",
+             m.config.model.max_len);
+  nn::Batch batch;
+  const int64_t t = int64_t(ids.size());
+  Tensor tokens = Tensor::empty({1, t}, DType::I64), labels = Tensor::empty({1, t}, DType::I64);
+  int64_t masks = 0;
+  for (int64_t i = 0; i < t; ++i) {
+    tokens.i64()[i] = ids[size_t(i)];
+    labels.i64()[i] = ids[size_t(i)] == data::Tokenizer::kMask ? (++masks, 0) : -100;
+  }
+  HEED_CHECK(masks > 0, "predict: the text has no [MASK]");
+  batch.tensors = {{"tokens", tokens}, {"lengths", Tensor::from_indices({1}, {t})}, {"mlm_labels", labels}};
+  NoGradGuard no_grad;
+  const Tensor probs = softmax(m.model->forward(batch).logits).value();
+  const int64_t v = probs.size(1), k = std::min<int64_t>(cmd.top_k, v);
+  json out = json::array();
+  for (int64_t i = 0; i < masks; ++i) {
+    const float* p = probs.f32() + i * v;
+    std::vector<int64_t> order(static_cast<size_t>(v));
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+    json top = json::array();
+    if (!cmd.json) std::printf("[MASK] %ld:", long(i + 1));
+    for (int64_t j = 0; j < k; ++j) {
+      const int32_t id = int32_t(order[size_t(j)]);
+      top.push_back({{"id", id}, {"piece", m.tokenizer.piece(id)}, {"probability", p[id]}});
+      if (!cmd.json) std::printf("  %s %.4f", m.tokenizer.piece(id).c_str(), double(p[id]));
+    }
+    if (!cmd.json) std::printf("\n");
+    out.push_back(top);
+  }
+  if (cmd.json) std::printf("%s\n", json{{"masks", out}}.dump().c_str());
+}
+}  // namespace
+
+const TaskEntry& masked_lm_entry() {
+  static const TaskEntry entry{kMaskedLm, "masked-language-model pre-training of a text encoder", train_command,
+                               eval_command, predict_command};
+  return entry;
+}
+
+}  // namespace heed::tasks

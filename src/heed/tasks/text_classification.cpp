@@ -1,0 +1,327 @@
+#include "heed/tasks/text_classification.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <set>
+
+#include "heed/core/parallel.h"
+#include "heed/data/loader.h"
+#include "heed/ops/ops.h"
+#include "heed/tasks/classification.h"
+#include "heed/train/config_json.h"
+
+namespace heed::tasks {
+
+using nlohmann::json;
+
+TextClassifierConfig parse_text_classifier_config(const json& j) {
+  TextClassifierConfig c;
+  train::Section top(j, "");
+  const std::string task = top.get<std::string>("task", kTextClassification);
+  HEED_CHECK(task == kTextClassification, "config: task \"", task, "\" is not ", kTextClassification);
+  train::read_section(top, "model", c.model);
+  train::read_section(top, "train", c.train);
+  train::read_section(top, "data", c.data);
+  top.finish();
+  train::validate(c.train);
+  HEED_CHECK(c.data.input.max_tokens <= c.model.encoder.max_len, "config: data.max_tokens (",
+             c.data.input.max_tokens, ") must be at most model.max_len (", c.model.encoder.max_len, ")");
+  return c;
+}
+
+namespace {
+json config_json(const TextClassifierConfig& c, bool result_only) {
+  return {{"task", kTextClassification},
+          {"model", train::section_json(c.model, result_only)},
+          {"train", train::section_json(c.train, result_only)},
+          {"data", train::section_json(c.data, result_only)}};
+}
+}  // namespace
+
+json to_json(const TextClassifierConfig& c) { return config_json(c, false); }
+
+namespace {
+// Labels of a table's records as class indices; a value outside `classes` names the record.
+std::vector<int64_t> labels_of(const data::TextTable& table, const std::string& field,
+                               const std::vector<std::string>& classes) {
+  std::vector<int64_t> out;
+  for (const data::TextRecord& r : table.records) {
+    const std::string& value = data::field_of(table, r, field);
+    auto it = std::find(classes.begin(), classes.end(), value);
+    if (it == classes.end()) {
+      std::string names;
+      for (const std::string& n : classes) names += (names.empty() ? "" : ", ") + n;
+      detail::fail(table.path, ":", r.line, ": field '", field, "' is \"", value, "\", not one of the classes (",
+                   names, ")");
+    }
+    out.push_back(it - classes.begin());
+  }
+  return out;
+}
+
+std::vector<std::string> classes_for(const data::TextTable& train, const TextClassificationData& d) {
+  if (!d.class_names.empty()) return d.class_names;
+  std::set<std::string> seen;
+  for (const data::TextRecord& r : train.records) seen.insert(data::field_of(train, r, d.label_field));
+  HEED_CHECK(seen.size() >= 2, train.path, ": the training labels (field '", d.label_field, "') have ",
+             seen.size(), " distinct value", seen.size() == 1 ? "" : "s", "; a classifier needs at least 2");
+  return std::vector<std::string>(seen.begin(), seen.end());
+}
+
+std::vector<std::vector<int32_t>> encode_all(const data::Tokenizer& tokenizer, const Texts& texts,
+                                             const std::vector<int64_t>& which, int64_t max_tokens) {
+  std::vector<std::vector<int32_t>> out;
+  for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], max_tokens));
+  return out;
+}
+
+std::vector<int64_t> iota_of(size_t n) {
+  std::vector<int64_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+template <class T>
+std::vector<T> pick(const std::vector<T>& values, const std::vector<int64_t>& which) {
+  std::vector<T> out;
+  for (int64_t i : which) out.push_back(values[size_t(i)]);
+  return out;
+}
+
+// Evaluation batches over all of `data`, in order of length (less padding), not shuffled.
+train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size) {
+  std::vector<int64_t> order = iota_of(size_t(data.size()));
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return data.length(a) < data.length(b); });
+  return train::ShuffledBatches(order, batch_size, false, false, 0);
+}
+
+struct Split {
+  Texts texts;
+  std::vector<int64_t> labels;
+};
+
+// A labelled file read as texts and class indices.
+Split read_labelled(const std::string& path, const TextClassificationData& d, const std::vector<std::string>& classes) {
+  const data::TextTable table = data::read_text_table(path);
+  HEED_CHECK(!table.records.empty(), path, ": no records");
+  Split s{read_texts(table, d.input), labels_of(table, d.label_field, classes)};
+  report_text_fixes(s.texts);
+  return s;
+}
+}  // namespace
+
+train::TrainResult train_text_classifier(const TextClassifierConfig& config_in, const std::string& out_dir, bool resume) {
+  TextClassifierConfig config = config_in;
+  const TextInputOptions& in = config.data.input;
+  if (config.train.threads > 0) set_num_threads(config.train.threads);
+
+  // Every split is read and checked before any work.
+  const data::TextTable train_table = data::read_text_table(in.train);
+  HEED_CHECK(!train_table.records.empty(), in.train, ": no records");
+  config.data.class_names = classes_for(train_table, config.data);
+  check_selection(config.data.select_metric, config.data.class_names, "data.select_metric");
+  Texts all = read_texts(train_table, in);
+  report_text_fixes(all);
+  const std::vector<int64_t> all_labels = labels_of(train_table, config.data.label_field, config.data.class_names);
+  std::vector<int64_t> train_idx, val_idx;
+  Split validation;
+  if (in.validation.empty()) {
+    std::tie(train_idx, val_idx) = data::split_indices(int64_t(all.fields.size()), in.validation_fraction, config.train.seed);
+  } else {
+    train_idx = iota_of(all.fields.size());
+    validation = read_labelled(in.validation, config.data, config.data.class_names);
+  }
+  if (!in.test.empty()) (void)read_labelled(in.test, config.data, config.data.class_names);  // checked now
+
+  // The tokenizer learns from the training part only.
+  Texts train_texts;
+  train_texts.path = all.path;
+  for (int64_t i : train_idx) train_texts.fields.push_back(all.fields[size_t(i)]);
+  const data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
+  config.model.encoder.vocab_size = tokenizer.vocab_size();
+  config.model.encoder.num_classes = int64_t(config.data.class_names.size());
+  config.model.encoder.validate();
+
+  const TextDataset train_data(encode_all(tokenizer, all, train_idx, in.max_tokens), pick(all_labels, train_idx));
+  const TextDataset val_data =
+      in.validation.empty()
+          ? TextDataset(encode_all(tokenizer, all, val_idx, in.max_tokens), pick(all_labels, val_idx))
+          : TextDataset(encode_all(tokenizer, validation.texts, iota_of(validation.texts.fields.size()), in.max_tokens),
+                        validation.labels);
+  HEED_CHECK(val_data.size() > 0, in.train, ": the validation split is empty");
+
+  nn::TextClassifier model(config.model.encoder, config.train.seed);
+  const ClassificationTask task(kTextClassification, config.data.class_names, config.train.label_smoothing,
+                                config.data.select_metric);
+  const std::vector<int64_t> train_order = iota_of(size_t(train_data.size()));
+  const std::unique_ptr<train::BatchPlan> plan =
+      text_plan(train_data, train_order, config.train.batch_size, in.bucket_batches, config.train.seed);
+  const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
+
+  train::TrainSetup setup;
+  setup.options = config.train;
+  setup.model = &model;
+  setup.task = &task;
+  setup.train_data = &train_data;
+  setup.train_plan = plan.get();
+  setup.validation_data = &val_data;
+  setup.validation_plan = &val_plan;
+  setup.meta = {kTextClassification, model.type(), to_json(config), {}, json::object(),
+                {{"tokenizer", tokenizer_metadata(tokenizer)}}};
+  setup.resume_view = [](const json& stored) { return config_json(parse_text_classifier_config(stored), true); };
+  setup.out_dir = out_dir;
+  setup.resume = resume;
+  char summary[320];
+  std::snprintf(summary, sizeof summary, "text classifier: %ld parameters, %ld pieces, %zu classes; %ld train / %ld "
+                "validation records; padding overhead %.1f%%", long(model.parameter_count()),
+                long(tokenizer.vocab_size()), config.data.class_names.size(), long(train_data.size()),
+                long(val_data.size()), 100 * padding_overhead(train_data, *plan));
+  setup.summary = summary;
+  return train::fit(setup);
+}
+
+LoadedTextClassifier load_text_classifier(const train::Checkpoint& ckpt) {
+  HEED_CHECK(ckpt.meta.task == kTextClassification, ckpt.path, ": a checkpoint of task '", ckpt.meta.task, "', not ",
+             kTextClassification);
+  TextClassifierConfig config;
+  try {
+    config = parse_text_classifier_config(ckpt.meta.config);
+    config.model.encoder.validate();
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": metadata ", e.what());
+  }
+  LoadedTextClassifier out{std::make_unique<nn::TextClassifier>(config.model.encoder, 0), config,
+                           tokenizer_of(ckpt.path, ckpt.meta.extra)};
+  HEED_CHECK(out.tokenizer.vocab_size() == config.model.encoder.vocab_size, ckpt.path, ": its tokenizer has ",
+             out.tokenizer.vocab_size(), " pieces but the model's vocabulary is ", config.model.encoder.vocab_size);
+  try {
+    out.model->load_state_dict(ckpt.model);
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": ", e.what());
+  }
+  out.model->eval();
+  return out;
+}
+
+train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas) {
+  const Split s = read_labelled(path, m.config.data, m.config.data.class_names);
+  const TextDataset data(encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input.max_tokens),
+                         s.labels);
+  const ClassificationTask task(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric);
+  return train::evaluate(*m.model, task, data, eval_plan(data, m.config.data.input.eval_batch_size), replicas);
+}
+
+// ---------------------------------------------------------------- commands
+
+namespace {
+void train_command(const TrainCommand& cmd) {
+  HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train, data.validation and "
+             "data.test (--set data.train=FILE), not --data");
+  TextClassifierConfig config;
+  try {
+    config = parse_text_classifier_config(cmd.config);
+  } catch (const Error& e) {
+    detail::fail(cmd.config_path, ": ", e.what());
+  }
+  const train::TrainResult r = train_text_classifier(config, cmd.out, cmd.resume);
+  if (r.interrupted) return;
+  std::printf("trained %ld epochs in %.1f s; best validation %s %.4f; checkpoints %s, %s\n", long(r.epochs_done),
+              r.seconds, config.data.select_metric.c_str(), r.best_metric, r.best_path.c_str(), r.last_path.c_str());
+  if (config.data.input.test.empty()) return;
+  LoadedTextClassifier m = load_text_classifier(train::read_checkpoint(r.best_path));
+  const train::EvalResult e = evaluate_text_file(m, config.data.input.test);
+  std::printf("Test set (%s, %ld records), model %s:\n\n%s", config.data.input.test.c_str(),
+              long(e.json.value("total", 0)), r.best_path.c_str(), e.text.c_str());
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedTextClassifier m = load_text_classifier(cmd.checkpoint);
+  const std::string path = cmd.data.empty() ? m.config.data.input.test : cmd.data;
+  HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.test in its config; give --data FILE");
+  const train::EvalResult e = evaluate_text_file(m, path);
+  if (cmd.json) {
+    json out = e.json;
+    out["checkpoint"] = cmd.checkpoint.path;
+    out["data"] = path;
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s", e.text.c_str());
+  }
+}
+
+// Top-k classes of each sequence, with probabilities.
+std::vector<json> top_k(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences, int64_t k) {
+  const TextDataset data(sequences, {});
+  const std::vector<std::string>& names = m.config.data.class_names;
+  const int64_t classes = int64_t(names.size());
+  k = std::min(k, classes);
+  std::vector<json> out(sequences.size());
+  const train::ShuffledBatches plan = eval_plan(data, m.config.data.input.eval_batch_size);
+  NoGradGuard no_grad;
+  for (const std::vector<int64_t>& indices : plan.epoch(0)) {
+    const nn::Batch batch = data.batch(indices, {});
+    const Tensor probs = softmax(m.model->forward(batch).logits).value();
+    for (size_t r = 0; r < indices.size(); ++r) {
+      const float* p = probs.f32() + int64_t(r) * classes;
+      std::vector<int64_t> order(static_cast<size_t>(classes));
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+      json top = json::array();
+      for (int64_t j = 0; j < k; ++j)
+        top.push_back({{"class", order[size_t(j)]}, {"name", names[size_t(order[size_t(j)])]}, {"probability", p[order[size_t(j)]]}});
+      out[size_t(indices[r])] = top;
+    }
+  }
+  return out;
+}
+
+void print_prediction(const std::string& where, const json& top, bool as_json, const json& id) {
+  if (as_json) {
+    json line = {{"top", top}};
+    if (!id.is_null()) line["line"] = id;
+    std::printf("%s\n", line.dump().c_str());
+    return;
+  }
+  std::printf("%s:", where.c_str());
+  for (const json& t : top)
+    std::printf("  %s %.4f", t.at("name").get<std::string>().c_str(), t.at("probability").get<double>());
+  std::printf("\n");
+}
+
+void predict_command(const PredictCommand& cmd) {
+  HEED_CHECK(cmd.input.empty() != cmd.text.empty(), "predict: a text classifier takes --text TEXT or --input FILE "
+             "(JSONL, CSV, TSV, or .txt with one text a line), one of them");
+  LoadedTextClassifier m = load_text_classifier(cmd.checkpoint);
+  const TextInputOptions& in = m.config.data.input;
+  if (!cmd.text.empty()) {
+    std::vector<std::string> fields(in.text_fields.size());
+    fields[0] = data::valid_utf8(cmd.text);
+    const json top = top_k(m, {encode_fields(m.tokenizer, fields, in.max_tokens)}, cmd.top_k)[0];
+    print_prediction("text", top, cmd.json, nullptr);
+    return;
+  }
+  const data::TextTable table = data::read_text_table(cmd.input);
+  // A .txt file gives each line as the first text field; other formats name the fields.
+  TextInputOptions fields_of = in;
+  if (table.columns == std::vector<std::string>{"text"} && in.text_fields.size() >= 1) fields_of.text_fields = {"text"};
+  const Texts texts = read_texts(table, fields_of);
+  report_text_fixes(texts);
+  std::vector<std::vector<int32_t>> sequences;
+  for (std::vector<std::string> f : texts.fields) {
+    f.resize(in.text_fields.size());
+    sequences.push_back(encode_fields(m.tokenizer, f, in.max_tokens));
+  }
+  const std::vector<json> tops = top_k(m, sequences, cmd.top_k);
+  for (size_t i = 0; i < tops.size(); ++i)
+    print_prediction(cmd.input + ":" + std::to_string(texts.lines[i]), tops[i], cmd.json, texts.lines[i]);
+}
+}  // namespace
+
+const TaskEntry& text_classification_entry() {
+  static const TaskEntry entry{kTextClassification, "a Transformer text encoder on JSONL/CSV/TSV records",
+                               train_command, eval_command, predict_command};
+  return entry;
+}
+
+}  // namespace heed::tasks

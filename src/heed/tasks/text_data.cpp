@@ -1,0 +1,159 @@
+#include "heed/tasks/text_data.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "heed/core/error.h"
+#include "heed/train/batch_loader.h"
+#include "heed/train/checkpoint.h"
+
+namespace heed::tasks {
+
+namespace {
+// The byte length of the first `chars` UTF-8 code points of `s` (s is valid UTF-8).
+size_t prefix_bytes(const std::string& s, int64_t chars) {
+  size_t i = 0;
+  for (int64_t n = 0; i < s.size() && n < chars; ++n) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) ++i;
+  }
+  return i;
+}
+}  // namespace
+
+Texts read_texts(const data::TextTable& table, const TextInputOptions& o) {
+  Texts t;
+  t.path = table.path;
+  t.invalid_utf8 = table.invalid_utf8;
+  for (const data::TextRecord& r : table.records) {
+    std::vector<std::string> fields;
+    bool any = false;
+    for (const std::string& name : o.text_fields) {
+      std::string value = data::field_of(table, r, name);
+      const size_t keep = prefix_bytes(value, o.max_chars);
+      if (keep < value.size()) {
+        value.resize(keep);
+        ++t.cut;
+      }
+      any = any || value.find_first_not_of(" \t\r\n") != std::string::npos;
+      fields.push_back(std::move(value));
+    }
+    t.empty += !any;
+    t.fields.push_back(std::move(fields));
+    t.lines.push_back(r.line);
+  }
+  return t;
+}
+
+void report_text_fixes(const Texts& t) {
+  if (t.cut == 0 && t.invalid_utf8 == 0 && t.empty == 0) return;
+  std::fprintf(stderr, "%s: %zu records; %ld with a field cut to data.max_chars, %ld with invalid UTF-8 "
+               "(replaced by U+FFFD), %ld with no text (classified from [CLS] alone)\n",
+               t.path.c_str(), t.fields.size(), long(t.cut), long(t.invalid_utf8), long(t.empty));
+}
+
+std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::vector<std::string>& fields,
+                                   int64_t max_tokens) {
+  std::vector<int32_t> ids = {data::Tokenizer::kCls};
+  for (size_t f = 0; f < fields.size(); ++f) {
+    if (f > 0) ids.push_back(data::Tokenizer::kSep);
+    const std::vector<int32_t> piece = tokenizer.encode(fields[f]);
+    ids.insert(ids.end(), piece.begin(), piece.end());
+    if (int64_t(ids.size()) >= max_tokens) break;
+  }
+  if (int64_t(ids.size()) > max_tokens) ids.resize(size_t(max_tokens));
+  return ids;
+}
+
+data::Tokenizer tokenizer_of(const std::string& path, const std::map<std::string, std::string>& metadata) {
+  auto it = metadata.find("tokenizer");
+  HEED_CHECK(it != metadata.end(), path, ": the checkpoint holds no tokenizer (metadata 'tokenizer')");
+  return data::Tokenizer::from_proto(data::base64_decode(it->second, path + " metadata 'tokenizer'"),
+                                     path + " metadata 'tokenizer'");
+}
+
+std::string tokenizer_metadata(const data::Tokenizer& tokenizer) { return data::base64_encode(tokenizer.proto()); }
+
+data::Tokenizer obtain_tokenizer(const TextInputOptions& o, const std::string& init_from, const Texts& training) {
+  if (!init_from.empty()) {
+    const train::Checkpoint ckpt = train::read_checkpoint(init_from);
+    HEED_CHECK(o.tokenizer.empty(), "config: data.tokenizer and train.init_from both give a tokenizer; the "
+               "encoder of ", init_from, " only works with its own: leave data.tokenizer empty");
+    std::fprintf(stderr, "tokenizer: the one of %s\n", init_from.c_str());
+    return tokenizer_of(init_from, ckpt.meta.extra);
+  }
+  if (!o.tokenizer.empty()) {
+    std::fprintf(stderr, "tokenizer: %s\n", o.tokenizer.c_str());
+    return data::Tokenizer::from_file(o.tokenizer);
+  }
+  std::vector<std::string> texts;
+  for (const std::vector<std::string>& fields : training.fields)
+    for (const std::string& f : fields) texts.push_back(f);
+  data::TokenizerOptions options;
+  options.vocab_size = o.vocab_size;
+  options.model_type = o.tokenizer_type;
+  data::Tokenizer t = data::Tokenizer::train(texts, options);
+  std::fprintf(stderr, "tokenizer: trained %s on %s, %ld pieces\n", o.tokenizer_type.c_str(),
+               training.path.c_str(), long(t.vocab_size()));
+  return t;
+}
+
+TextDataset::TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels)
+    : sequences_(std::move(sequences)), labels_(std::move(labels)) {
+  HEED_CHECK(labels_.empty() || labels_.size() == sequences_.size(), "text data: ", labels_.size(),
+             " labels for ", sequences_.size(), " sequences");
+}
+
+std::vector<int64_t> TextDataset::lengths() const {
+  std::vector<int64_t> out;
+  for (const auto& s : sequences_) out.push_back(int64_t(s.size()));
+  return out;
+}
+
+nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext&) const {
+  int64_t t = 1;
+  for (int64_t i : indices) {
+    HEED_CHECK(i >= 0 && i < size(), "text data: index ", i, " is outside the set of ", size());
+    t = std::max<int64_t>(t, int64_t(sequences_[size_t(i)].size()));
+  }
+  const int64_t b = int64_t(indices.size());
+  Tensor tokens = Tensor::zeros({b, t}, DType::I64), lengths = Tensor::empty({b}, DType::I64);
+  for (int64_t r = 0; r < b; ++r) {
+    const std::vector<int32_t>& s = sequences_[size_t(indices[size_t(r)])];
+    std::copy(s.begin(), s.end(), tokens.i64() + r * t);
+    lengths.i64()[r] = int64_t(s.size());
+  }
+  nn::Batch out;
+  out.indices = indices;
+  out.tensors["tokens"] = tokens;
+  out.tensors["lengths"] = lengths;
+  if (!labels_.empty()) {
+    Tensor labels = Tensor::empty({b}, DType::I64);
+    for (int64_t r = 0; r < b; ++r) labels.i64()[r] = labels_[size_t(indices[size_t(r)])];
+    out.tensors["labels"] = labels;
+  }
+  return out;
+}
+
+std::unique_ptr<train::BatchPlan> text_plan(const TextDataset& data, const std::vector<int64_t>& indices,
+                                            int64_t batch_size, int64_t bucket_batches, uint64_t seed) {
+  if (bucket_batches > 0)
+    return std::make_unique<train::LengthBucketedBatches>(indices, data.lengths(), batch_size, false, seed,
+                                                          bucket_batches);
+  return std::make_unique<train::ShuffledBatches>(indices, batch_size, true, false, seed);
+}
+
+double padding_overhead(const TextDataset& data, const train::BatchPlan& plan) {
+  int64_t real = 0, padded = 0;
+  for (const std::vector<int64_t>& batch : plan.epoch(0)) {
+    int64_t longest = 0;
+    for (int64_t i : batch) {
+      real += data.length(i);
+      longest = std::max(longest, data.length(i));
+    }
+    padded += longest * int64_t(batch.size());
+  }
+  return real ? double(padded) / double(real) - 1 : 0;
+}
+
+}  // namespace heed::tasks

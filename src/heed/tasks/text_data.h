@@ -1,0 +1,123 @@
+// What the text tasks share: reading JSONL/CSV/TSV/TXT records into texts, the tokenizer
+// (trained from the training texts, given as a file, or taken from the checkpoint a run starts
+// from), encoding ([CLS] field1 [SEP] field2 ..., cut to max_tokens) and the dataset of
+// token sequences that makes right-padded batches "tokens" [B, T] and "lengths" [B].
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "heed/data/text_table.h"
+#include "heed/data/tokenizer.h"
+#include "heed/nn/models/text_encoder.h"
+#include "heed/train/config_schema.h"
+#include "heed/train/batch_loader.h"
+#include "heed/train/task.h"
+
+// The encoder's keys of a text task's "model" section (in nn's namespace, for
+// train::read_section). vocab_size comes from the tokenizer; it is accepted so that a resolved
+// config reads back.
+namespace heed::nn {
+template <class V>
+void visit(V& v, TextEncoderConfig& m) {
+  using namespace train::rule;
+  v("dim", m.dim, positive());
+  v("depth", m.depth, positive());
+  v("heads", m.heads, positive());
+  v("mlp_ratio", m.mlp_ratio, positive());
+  v("max_len", m.max_len, positive());
+  v("dropout", m.dropout, in(0, 1, true));
+  v("attention_dropout", m.attention_dropout, in(0, 1, true));
+  v("drop_path", m.drop_path, in(0, 1, true));
+  v("layer_norm_eps", m.layer_norm_eps, positive());
+  std::string norm = m.pre_norm ? "pre" : "post";
+  v("norm", norm, one_of({"pre", "post"}));
+  m.pre_norm = norm == "pre";
+  v("vocab_size", m.vocab_size, positive());
+}
+}  // namespace heed::nn
+
+namespace heed::tasks {
+
+// The "data" keys every text task has.
+struct TextInputOptions {
+  std::string train, validation, test;  // files; an empty validation: a seeded split of train
+  double validation_fraction = 0.1;
+  std::vector<std::string> text_fields = {"text"};  // joined with [SEP]
+  int64_t max_tokens = 256;     // per sequence, [CLS] and [SEP]s included
+  int64_t max_chars = 100000;   // per field, before tokenising (longer ones are cut and counted)
+  int64_t eval_batch_size = 64;
+  int64_t bucket_batches = 50;  // length-bucketed batches (train/batch_loader.h); 0: random
+  std::string tokenizer;        // a SentencePiece .model file; empty: train one (or init_from's)
+  int64_t vocab_size = 8000;    // when training one
+  std::string tokenizer_type = "unigram";  // unigram | bpe
+};
+
+template <class V>
+void visit(V& v, TextInputOptions& d) {
+  using namespace train::rule;
+  v("train", d.train, neutral(non_empty()));
+  v("validation", d.validation, neutral());
+  v("test", d.test, neutral());
+  v("validation_fraction", d.validation_fraction, between(0, 1));
+  v("text_fields", d.text_fields, non_empty());
+  v("max_tokens", d.max_tokens, in(2, 1 << 20));
+  v("max_chars", d.max_chars, at_least(1));
+  v("eval_batch_size", d.eval_batch_size, neutral(positive()));
+  v("bucket_batches", d.bucket_batches, non_negative());
+  v("tokenizer", d.tokenizer);
+  v("vocab_size", d.vocab_size, in(16, 1000000));
+  v("tokenizer_type", d.tokenizer_type, one_of({"unigram", "bpe"}));
+}
+
+
+// Records of a file as texts: each field of `fields` cut to max_chars characters (UTF-8 code
+// points) and joined in order; counts what it had to change.
+struct Texts {
+  std::string path;
+  std::vector<std::vector<std::string>> fields;  // per record, one string per text field
+  std::vector<int64_t> lines;                    // where each record starts
+  int64_t cut = 0, invalid_utf8 = 0, empty = 0;
+};
+Texts read_texts(const data::TextTable& table, const TextInputOptions& options);
+// One line on stderr about what read_texts changed (nothing when it changed nothing).
+void report_text_fixes(const Texts& texts);
+
+// [CLS] ids(field 1) [SEP] ids(field 2) ..., cut to max_tokens.
+std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::vector<std::string>& fields,
+                                   int64_t max_tokens);
+
+// The tokenizer of a run: init_from's (when set: its vocabulary is the embedding's), else the
+// data.tokenizer file, else one trained on `training` texts; says on stderr which.
+data::Tokenizer obtain_tokenizer(const TextInputOptions& options, const std::string& init_from,
+                                 const Texts& training);
+// A checkpoint's tokenizer (its "tokenizer" metadata); errors name the file.
+data::Tokenizer tokenizer_of(const std::string& path, const std::map<std::string, std::string>& metadata);
+std::string tokenizer_metadata(const data::Tokenizer& tokenizer);
+
+// Token sequences (and optional labels) as right-padded batches. Lengths are the sequences'.
+class TextDataset : public train::Dataset {
+ public:
+  TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels);
+  int64_t size() const override { return int64_t(sequences_.size()); }
+  int64_t length(int64_t index) const override { return int64_t(sequences_[size_t(index)].size()); }
+  nn::Batch batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const override;
+  const std::vector<std::vector<int32_t>>& sequences() const { return sequences_; }
+  std::vector<int64_t> lengths() const;
+
+ protected:
+  std::vector<std::vector<int32_t>> sequences_;
+  std::vector<int64_t> labels_;  // empty: unlabelled
+};
+
+// The training plan of a text task: length-bucketed (bucket_batches > 0) or shuffled batches.
+std::unique_ptr<train::BatchPlan> text_plan(const TextDataset& data, const std::vector<int64_t>& indices,
+                                            int64_t batch_size, int64_t bucket_batches, uint64_t seed);
+
+// Padding a batch pays for: padded tokens / real tokens - 1 over one epoch of `plan`.
+double padding_overhead(const TextDataset& data, const train::BatchPlan& plan);
+
+}  // namespace heed::tasks

@@ -1,0 +1,147 @@
+// The text encoders against the PyTorch reference of tools/text_encoder.py (same parameter
+// names): a classifier with [CLS] pooling and pre-norm blocks, one with mean pooling and
+// post-norm blocks, and the masked LM, on right-padded batches; logits and every parameter's
+// gradient of the cross-entropy.
+#include "heed/nn/models/text_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include "heed/io/safetensors.h"
+#include "heed/ops/ops.h"
+#include "test_util.h"
+
+namespace heed::nn {
+namespace {
+
+io::SafetensorsFile golden(const std::string& name) {
+  return io::read_safetensors(std::string(HEED_GOLDEN_DIR) + "/text/" + name + ".safetensors");
+}
+
+TextEncoderConfig golden_config() {
+  TextEncoderConfig c;
+  c.vocab_size = 40;
+  c.max_len = 12;
+  c.dim = 16;
+  c.depth = 2;
+  c.heads = 2;
+  c.mlp_ratio = 2.0;
+  c.dropout = 0.f;
+  c.num_classes = 3;
+  return c;
+}
+
+// Loads the file's parameters (everything not golden.*) into `model`, strictly.
+void load(Module& model, const io::SafetensorsFile& f) {
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind("golden.", 0) != 0) state[name] = t;
+  model.load_state_dict(state);
+}
+
+// Logits and gradients of cross_entropy(logits, targets) against the file's.
+// Tolerances, absolute, 2.5x the worst measured over every SIMD target and the -O1 sanitizer
+// build: classifier logits 8.3e-7, masked-LM logits 2.4e-6 (a 40-way decoder over values of
+// order 3); gradients 7.8e-7 (tok_embed.weight, where the tied decoder's and the embedding's
+// gradients add).
+struct Tolerance {
+  double logits, grads;
+};
+
+void expect_matches(Model& model, const Batch& batch, const Tensor& targets, const io::SafetensorsFile& f,
+                    const std::string& what, Tolerance tol) {
+  model.eval();
+  const ModelOutput out = model.forward(batch);
+  const std::vector<float> logits = out.logits.value().to_vector(), want = f.get("golden.logits").to_vector();
+  test::report_errors(what + " logits", logits, want);
+  EXPECT_TRUE(test::all_close(logits, want, tol.logits, 1e-6)) << what << " logits";
+  cross_entropy(out.logits, targets).backward();
+  int compared = 0;
+  for (const auto& [name, var] : model.named_parameters()) {
+    const std::vector<float> g = var->grad().to_vector(), w = f.get("golden.grad." + name).to_vector();
+    test::report_errors(what + " grad " + name, g, w);
+    EXPECT_TRUE(test::all_close(g, w, tol.grads, 1e-6)) << what << ": gradient of " << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 20);
+}
+
+TEST(TextEncoderGolden, ClassifierMatchesPyTorch) {
+  for (const char* name : {"text_classifier_cls_pre", "text_classifier_mean_post"}) {
+    const io::SafetensorsFile f = golden(name);
+    TextEncoderConfig c = golden_config();
+    c.pooling = f.metadata.at("pooling");
+    c.pre_norm = f.metadata.at("norm") == "pre";
+    TextClassifier model(c, 0);
+    load(model, f);
+    Batch batch;
+    batch.tensors = {{"tokens", f.get("golden.tokens")}, {"lengths", f.get("golden.lengths")}};
+    expect_matches(model, batch, f.get("golden.labels"), f, name, {2.1e-6, 2e-6});
+  }
+}
+
+TEST(TextEncoderGolden, MaskedLmMatchesPyTorch) {
+  const io::SafetensorsFile f = golden("text_mlm");
+  MaskedLanguageModel model(golden_config(), 0);
+  load(model, f);
+  Batch batch;
+  batch.tensors = {{"tokens", f.get("golden.tokens")}, {"lengths", f.get("golden.lengths")},
+                   {"mlm_labels", f.get("golden.mlm_labels")}};
+  std::vector<int64_t> targets;
+  const Tensor& labels = f.get("golden.mlm_labels");
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    if (labels.i64()[i] != -100) targets.push_back(labels.i64()[i]);
+  expect_matches(model, batch, Tensor::from_indices({int64_t(targets.size())}, targets), f, "text_mlm",
+                 {6e-6, 2e-6});
+}
+
+TEST(TextEncoder, ParameterNamesAreSharedByClassifierAndMlm) {
+  // An MLM encoder loads into a classifier by name: the trunk's names are the same.
+  TextClassifier classifier(golden_config(), 1);
+  MaskedLanguageModel mlm(golden_config(), 1);
+  std::vector<std::string> a, b;
+  for (auto& [name, v] : classifier.named_parameters())
+    if (name.rfind("head.", 0) != 0) a.push_back(name);
+  for (auto& [name, v] : mlm.named_parameters())
+    if (name.rfind("mlm.", 0) != 0) b.push_back(name);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.front(), "tok_embed.weight");
+  EXPECT_EQ(a[1], "pos_embed");
+  EXPECT_EQ(a.back(), "norm.bias");
+}
+
+TEST(TextEncoder, PaddingDoesNotChangeTheRealTokens) {
+  // The same sequence alone and padded inside a longer batch: the same logits (keys past the
+  // length are masked; mean pooling stops at the length).
+  for (const char* pooling : {"cls", "mean"}) {
+    TextEncoderConfig c = golden_config();
+    c.pooling = pooling;
+    TextClassifier model(c, 3);
+    model.eval();
+    NoGradGuard no_grad;
+    Batch alone, padded;
+    alone.tensors = {{"tokens", Tensor::from_indices({1, 4}, {2, 7, 9, 11})}, {"lengths", Tensor::from_indices({1}, {4})}};
+    padded.tensors = {{"tokens", Tensor::from_indices({2, 6}, {2, 7, 9, 11, 0, 0, 2, 5, 6, 7, 8, 9})},
+                      {"lengths", Tensor::from_indices({2}, {4, 6})}};
+    const std::vector<float> a = model.forward(alone).logits.value().to_vector();
+    const std::vector<float> p = model.forward(padded).logits.value().to_vector();
+    EXPECT_TRUE(test::all_close(std::vector<float>(p.begin(), p.begin() + 3), a, 1e-6, 1e-6)) << pooling;
+  }
+}
+
+TEST(TextEncoder, BadInputsAreNamed) {
+  TextClassifier model(golden_config(), 1);
+  Batch batch;
+  batch.tensors = {{"tokens", Tensor::zeros({1, 13}, DType::I64)}, {"lengths", Tensor::from_indices({1}, {13})}};
+  try {
+    model.forward(batch);
+    FAIL() << "13 tokens with max_len 12 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.max_len = 12"), std::string::npos) << e.what();
+  }
+  TextEncoderConfig c = golden_config();
+  c.heads = 3;
+  EXPECT_THROW(TextClassifier(c, 1), Error);
+}
+
+}  // namespace
+}  // namespace heed::nn

@@ -1,0 +1,223 @@
+// The text tasks end to end on a small generated set (two classes told apart by their words):
+// training, checkpoints with the tokenizer inside, evaluation and prediction through the
+// library and the CLI, resume, masked-LM pre-training and init_from, and bad input caught
+// before any work, naming file, line and field.
+#include "heed/tasks/text_classification.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_util.h"
+#include "heed/core/rng.h"
+#include "heed/io/safetensors.h"
+#include "heed/tasks/masked_lm.h"
+#include "test_files.h"
+
+namespace heed::tasks {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no heed::Error thrown";
+  return "";
+}
+
+#define EXPECT_CONTAINS(text, part)                                                      \
+  do {                                                                                   \
+    const std::string text_ = (text), part_ = (part);                                    \
+    EXPECT_NE(text_.find(part_), std::string::npos) << "\"" << part_ << "\" not in: " << text_; \
+  } while (0)
+
+// Class "offer": words of selling; class "work": words of work; both share filler words and
+// have variable lengths, so batches need padding.
+void write_set(const fs::path& path, int n, uint64_t seed) {
+  const char* offer[] = {"free", "money", "winner", "click", "cash", "prize", "cheap", "deal"};
+  const char* work[] = {"meeting", "report", "draft", "review", "project", "schedule", "agenda", "notes"};
+  const char* filler[] = {"the", "a", "for", "you", "today", "please", "and", "with"};
+  Rng rng(seed);
+  std::ofstream out(path);
+  for (int i = 0; i < n; ++i) {
+    const bool is_offer = i % 2 == 0;
+    std::string body;
+    const int words = 4 + int(rng.below(20));
+    for (int w = 0; w < words; ++w) {
+      const bool topical = rng.uniform() < 0.4f;
+      body += std::string(topical ? (is_offer ? offer : work)[rng.below(8)] : filler[rng.below(8)]) + " ";
+    }
+    out << json{{"subject", is_offer ? "hello" : "re: hello"}, {"body", body}, {"label", is_offer ? "offer" : "work"}}.dump()
+        << "\n";
+  }
+}
+
+json base_config(const fs::path& dir) {
+  json j = json::parse(R"({
+    "task": "text-classification",
+    "model": {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "max_len": 32, "dropout": 0.0},
+    "train": {"epochs": 3, "batch_size": 16, "lr": 0.005, "min_lr": 0.0001, "warmup_epochs": 0.5, "seed": 3,
+              "threads": 2, "log_every": 1000},
+    "data": {"text_fields": ["subject", "body"], "max_tokens": 32, "vocab_size": 48, "eval_batch_size": 20,
+             "bucket_batches": 4, "select_metric": "f1:offer"}
+  })");
+  j["data"]["train"] = (dir / "train.jsonl").string();
+  j["data"]["test"] = (dir / "test.jsonl").string();
+  return j;
+}
+
+class TextTask : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new fs::path(fs::path(::testing::TempDir()) / ("heed_text_data_" + std::to_string(::getpid())));
+    fs::create_directories(*data_);
+    write_set(*data_ / "train.jsonl", 240, 1);
+    write_set(*data_ / "test.jsonl", 60, 2);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*data_);
+    delete data_;
+  }
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("heed_text_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string out(const std::string& name) const { return (dir_ / name).string(); }
+  static fs::path* data_;
+  fs::path dir_;
+};
+fs::path* TextTask::data_ = nullptr;
+
+TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
+  const TextClassifierConfig c = parse_text_classifier_config(base_config(*data_));
+  const train::TrainResult r = train_text_classifier(c, out("run"), false);
+  EXPECT_EQ(r.epochs_done, 3);
+  EXPECT_GT(r.best_metric, 0.9) << "validation F1 of 'offer'";
+  // The checkpoint is self-contained: task, model type, the tokenizer.
+  const io::SafetensorsFile f = io::read_safetensors(r.best_path);
+  EXPECT_EQ(f.metadata.at("task"), "text-classification");
+  EXPECT_EQ(f.metadata.at("model"), "text-classifier");
+  ASSERT_TRUE(f.metadata.count("tokenizer"));
+  const json config = json::parse(f.metadata.at("config"));
+  EXPECT_EQ(config["data"]["class_names"], json::parse(R"(["offer", "work"])"));  // sorted training labels
+  EXPECT_EQ(config["model"]["num_classes"], 2);
+  EXPECT_LE(config["model"]["vocab_size"].get<int>(), 48);
+  LoadedTextClassifier m = load_text_classifier(train::read_checkpoint(r.best_path));
+  const train::EvalResult e = evaluate_text_file(m, (*data_ / "test.jsonl").string());
+  EXPECT_GT(e.json.at("accuracy").get<double>(), 0.9);
+  EXPECT_EQ(e.json.at("total"), 60);
+  // Through the CLI: eval --json agrees with the library; predict --text and --input.
+  const test::CliResult ev = test::run_cli({"eval", "--checkpoint", r.best_path, "--json"}, dir_);
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_EQ(json::parse(ev.out).at("accuracy"), e.json.at("accuracy"));
+  const test::CliResult p1 = test::run_cli({"predict", "--checkpoint", r.best_path, "--text", "free cash prize winner",
+                                            "--json", "--top-k", "1"}, dir_);
+  ASSERT_EQ(p1.exit_code, 0) << p1.err;
+  EXPECT_EQ(json::parse(p1.out).at("top")[0].at("name"), "offer");
+  test::write_text(dir_ / "two.txt", "meeting agenda review\nfree money click\n");
+  const test::CliResult p2 = test::run_cli({"predict", "--checkpoint", r.best_path, "--input", out("two.txt"), "--json"}, dir_);
+  ASSERT_EQ(p2.exit_code, 0) << p2.err;
+  std::istringstream lines(p2.out);
+  std::vector<json> got;
+  for (std::string line; std::getline(lines, line);) got.push_back(json::parse(line));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].at("line"), 1);
+  EXPECT_EQ(got[0].at("top")[0].at("name"), "work");
+  EXPECT_EQ(got[1].at("top")[0].at("name"), "offer");
+  EXPECT_EQ(got[0].at("top").size(), 2u);  // top-k 3 of 2 classes
+}
+
+TEST_F(TextTask, ResumeIsBitIdentical) {
+  const TextClassifierConfig c = parse_text_classifier_config(base_config(*data_));
+  train_text_classifier(c, out("a"), false);
+  json jb = base_config(*data_);
+  jb["train"]["time_limit_minutes"] = 1e-9;
+  const TextClassifierConfig b = parse_text_classifier_config(jb);
+  EXPECT_EQ(train_text_classifier(b, out("b"), false).epochs_done, 1);
+  EXPECT_EQ(train_text_classifier(b, out("b"), true).epochs_done, 2);
+  EXPECT_EQ(train_text_classifier(b, out("b"), true).epochs_done, 3);
+  const io::SafetensorsFile fa = io::read_safetensors(out("a") + "/last.safetensors");
+  const io::SafetensorsFile fb = io::read_safetensors(out("b") + "/last.safetensors");
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  for (size_t i = 0; i < fa.tensors.size(); ++i)
+    if (fa.tensors[i].second.dtype() == DType::F32) {
+      EXPECT_EQ(fa.tensors[i].second.to_vector(), fb.tensors[i].second.to_vector()) << fa.tensors[i].first;
+    }
+  EXPECT_EQ(fa.metadata.at("tokenizer"), fb.metadata.at("tokenizer"));
+}
+
+TEST_F(TextTask, MaskedLmPretrainingThenInitFrom) {
+  // Pre-train on the training texts (unlabelled), then fine-tune from it: the encoder's weights
+  // and the tokenizer come from the masked-LM checkpoint, the head is new.
+  json mlm = base_config(*data_);
+  mlm["task"] = "masked-lm";
+  mlm["model"].erase("pooling");
+  mlm["data"].erase("select_metric");
+  const MaskedLmConfig mc = parse_masked_lm_config(mlm);
+  const train::TrainResult pre = train_masked_lm(mc, out("mlm"), false);
+  EXPECT_EQ(pre.epochs_done, 3);
+  EXPECT_GT(pre.best_metric, 0.0) << "masked-token accuracy";
+  json fine = base_config(*data_);
+  fine["train"]["init_from"] = pre.best_path;
+  fine["train"]["epochs"] = 1;
+  const train::TrainResult r = train_text_classifier(parse_text_classifier_config(fine), out("fine"), false);
+  EXPECT_EQ(r.epochs_done, 1);
+  EXPECT_EQ(io::read_safetensors(r.best_path).metadata.at("tokenizer"),
+            io::read_safetensors(pre.best_path).metadata.at("tokenizer"));
+  // Fill-mask through the CLI runs.
+  const test::CliResult p = test::run_cli({"predict", "--checkpoint", pre.best_path, "--text", "free [MASK] winner"}, dir_);
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_CONTAINS(p.out, "[MASK] 1:");
+}
+
+TEST_F(TextTask, BadInputIsNamedBeforeAnyWork) {
+  auto train_error = [&](const json& j) {
+    return error_of([&] { train_text_classifier(parse_text_classifier_config(j), out("bad"), false); });
+  };
+  // A test label the training data never had names the file and the line.
+  test::write_text(dir_ / "odd.jsonl", "{\"subject\": \"x\", \"body\": \"y\", \"label\": \"work\"}\n"
+                                       "{\"subject\": \"x\", \"body\": \"y\", \"label\": \"other\"}\n");
+  json j = base_config(*data_);
+  j["data"]["test"] = out("odd.jsonl");
+  std::string e = train_error(j);
+  EXPECT_CONTAINS(e, out("odd.jsonl") + ":2: field 'label' is \"other\", not one of the classes (offer, work)");
+  EXPECT_FALSE(fs::exists(out("bad") + "/last.safetensors"));
+  // A missing text field.
+  j = base_config(*data_);
+  j["data"]["text_fields"] = {"subject", "content"};
+  EXPECT_CONTAINS(train_error(j), ":1: no field 'content'");
+  // A malformed line, and a label that is an array.
+  test::write_text(dir_ / "broken.jsonl", "{\"subject\": \"x\", \"body\": \"y\", \"label\": \"work\"}\n{oops\n");
+  j = base_config(*data_);
+  j["data"]["train"] = out("broken.jsonl");
+  EXPECT_CONTAINS(train_error(j), out("broken.jsonl") + ":2: not a valid JSON line");
+  test::write_text(dir_ / "array.jsonl", "{\"subject\": \"x\", \"body\": \"y\", \"label\": [1]}\n");
+  j["data"]["train"] = out("array.jsonl");
+  EXPECT_CONTAINS(train_error(j), ":1: field 'label' is array, not a string or number");
+  // Config values: max_tokens beyond the model's positions, a metric of an unknown class.
+  j = base_config(*data_);
+  j["data"]["max_tokens"] = 64;
+  EXPECT_CONTAINS(error_of([&] { parse_text_classifier_config(j); }), "data.max_tokens (64) must be at most model.max_len (32)");
+  j = base_config(*data_);
+  j["data"]["select_metric"] = "f1:spam";
+  EXPECT_CONTAINS(train_error(j), "no class 'spam' (the classes are offer, work)");
+  // --data is for image tasks.
+  const test::CliResult r = test::run_cli({"train", "--config", "/dev/null", "--data", "x"}, dir_);
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace heed::tasks

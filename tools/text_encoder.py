@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""PyTorch reference of heed's text encoders (src/heed/nn/models/text_encoder.h), with the same
+parameter names, so heed checkpoints map 1:1, and the golden files of its tests.
+
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 tools/text_encoder.py --golden tests/golden/text
+
+Names: tok_embed.weight [V, D], pos_embed [1, max_len, D], blocks.i.{norm1, attn.qkv, attn.proj,
+norm2, mlp.fc1, mlp.fc2}.* (timm's Block), norm.*; the classifier's head.{weight, bias}; the
+masked LM's mlm.dense.*, mlm.norm.*, mlm.bias (decoder tied to tok_embed.weight).
+
+Inputs are right-padded token ids [B, T] and lengths [B]: keys at positions >= length are
+masked out of every query's attention (what heed's key_lengths do). Pooling: "cls" takes
+position 0; "mean" averages the first `length` positions.
+
+--golden DIR writes DIR/text_classifier.safetensors (and text_mlm.safetensors): a small random
+model with non-trivial weights, tokens, lengths, labels, the logits in eval mode, and every
+parameter's gradient of cross_entropy(logits, labels) (format: tools/make_golden.py).
+"""
+import argparse
+import math
+import os
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_vit import Mlp  # noqa: E402  (timm's Mlp: fc1, exact GELU, fc2)
+from make_golden import write_safetensors  # noqa: E402
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, lengths):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        s = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        padding = torch.arange(n)[None, :] >= lengths[:, None]  # [B, N] True at padded keys
+        s = s.masked_fill(padding[:, None, None, :], float("-inf"))
+        return self.proj((s.softmax(-1) @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, mlp_ratio, eps, pre_norm=True):
+        super().__init__()
+        self.pre_norm = pre_norm
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, lengths):
+        if self.pre_norm:
+            x = x + self.attn(self.norm1(x), lengths)
+            return x + self.mlp(self.norm2(x))
+        x = self.norm1(x + self.attn(x, lengths))
+        return self.norm2(x + self.mlp(x))
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, vocab_size, max_len=256, dim=128, depth=4, heads=4, mlp_ratio=4.0, eps=1e-6, pre_norm=True):
+        super().__init__()
+        self.tok_embed = nn.Embedding(vocab_size, dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, max_len, dim))
+        self.blocks = nn.ModuleList([Block(dim, heads, mlp_ratio, eps, pre_norm) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=eps)
+
+    def encode(self, tokens, lengths):
+        h = self.tok_embed(tokens) + self.pos_embed[:, : tokens.shape[1]]
+        for block in self.blocks:
+            h = block(h, lengths)
+        return self.norm(h)
+
+
+class TextClassifier(TextEncoder):
+    def __init__(self, vocab_size, num_classes, pooling="cls", **kw):
+        super().__init__(vocab_size, **kw)
+        self.pooling = pooling
+        self.head = nn.Linear(self.norm.normalized_shape[0], num_classes)
+
+    def forward(self, tokens, lengths):
+        h = self.encode(tokens, lengths)
+        if self.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
+            pooled = (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+        return self.head(pooled)
+
+
+class MaskedLanguageModel(TextEncoder):
+    def __init__(self, vocab_size, **kw):
+        super().__init__(vocab_size, **kw)
+        dim = self.norm.normalized_shape[0]
+        self.mlm = nn.Module()
+        self.mlm.dense = nn.Linear(dim, dim)
+        self.mlm.norm = nn.LayerNorm(dim, eps=self.norm.eps)
+        self.mlm.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, tokens, lengths, mlm_labels):
+        h = self.encode(tokens, lengths).reshape(-1, self.norm.normalized_shape[0])
+        picked = h[(mlm_labels.reshape(-1) != -100).nonzero()[:, 0]]  # row-major, as heed gathers
+        x = self.mlm.norm(nn.functional.gelu(self.mlm.dense(picked)))
+        return x @ self.tok_embed.weight.t() + self.mlm.bias
+
+
+def randomise(model):
+    """Non-trivial values everywhere, scaled so activations stay O(1)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name and name.endswith(".weight"):
+                p.copy_(1 + 0.2 * torch.randn(p.shape))
+            elif name.endswith("bias") or name == "mlm.bias":
+                p.copy_(0.1 * torch.randn(p.shape))
+            elif name in ("tok_embed.weight", "pos_embed"):
+                p.copy_(0.5 * torch.randn(p.shape))
+            else:
+                p.copy_(torch.randn(p.shape) / math.sqrt(p.shape[-1]))
+
+
+def golden(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(20261201)
+    vocab, max_len = 40, 12
+    tokens = torch.randint(5, vocab, (3, 9))
+    lengths = torch.tensor([9, 5, 2])
+    for b in range(3):
+        tokens[b, 0] = 2  # [CLS]
+        tokens[b, lengths[b]:] = 0  # padding
+    paths = []
+    for pooling, norm in (("cls", "pre"), ("mean", "post")):
+        model = TextClassifier(vocab, 3, pooling=pooling, max_len=max_len, dim=16, depth=2, heads=2,
+                               mlp_ratio=2.0, pre_norm=norm == "pre")
+        randomise(model)
+        model.eval()
+        labels = torch.tensor([2, 0, 1])
+        logits = model(tokens, lengths)
+        nn.functional.cross_entropy(logits, labels).backward()
+        tensors = {k: v.detach() for k, v in model.state_dict().items()}
+        tensors.update({"golden.tokens": tokens, "golden.lengths": lengths, "golden.labels": labels,
+                        "golden.logits": logits.detach()})
+        tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
+        path = os.path.join(out_dir, f"text_classifier_{pooling}_{norm}.safetensors")
+        write_safetensors(path, tensors, {"pooling": pooling, "norm": norm, "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
+        paths.append(path)
+    model = MaskedLanguageModel(vocab, max_len=max_len, dim=16, depth=2, heads=2, mlp_ratio=2.0)
+    randomise(model)
+    model.eval()
+    mlm_labels = torch.full((3, 9), -100)
+    for b, p in ((0, 1), (0, 4), (1, 3), (2, 1)):
+        mlm_labels[b, p] = int(tokens[b, p])
+    tokens_masked = tokens.clone()
+    tokens_masked[mlm_labels != -100] = 4  # [MASK]
+    logits = model(tokens_masked, lengths, mlm_labels)
+    targets = mlm_labels[mlm_labels != -100]
+    nn.functional.cross_entropy(logits, targets).backward()
+    tensors = {k: v.detach() for k, v in model.state_dict().items()}
+    tensors.update({"golden.tokens": tokens_masked, "golden.lengths": lengths, "golden.mlm_labels": mlm_labels,
+                    "golden.logits": logits.detach()})
+    tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
+    path = os.path.join(out_dir, "text_mlm.safetensors")
+    write_safetensors(path, tensors, {"generator": f"tools/text_encoder.py, torch {torch.__version__}"})
+    paths.append(path)
+    return paths
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--golden", metavar="DIR", required=True, help="write the golden files to DIR")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    print("\n".join(golden(args.golden)))
+
+
+if __name__ == "__main__":
+    main()
