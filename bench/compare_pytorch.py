@@ -5,11 +5,23 @@
         /usr/bin/python3 bench/compare_pytorch.py attention [--seq 1024 4096] [--threads 2]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py vit [--config configs/vit-fashion-mnist.json]
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 bench/compare_pytorch.py text [--config configs/text-spamassassin.json]
 
 `vit`: the identical Vision Transformer (timm's architecture: conv patch embedding, class token,
 position embedding, pre-norm blocks with a packed qkv Linear, GELU MLP, final norm, linear head)
 in PyTorch against `heed bench vit`, same batch size and threads: training images/s (forward,
 backward, AdamW step) and inference images/s (no_grad, eval mode).
+
+`text`: the identical text classifier (tools/text_encoder.py, heed's parameter names, with
+dropout where heed applies it: after the embeddings, after the attention projection, after the
+MLP's GELU and fc2) on exactly the batches heed's training makes: `heed bench text
+--save-batches` tokenises the config's training file, length-buckets it as `heed train` does and
+writes the first batches (padded token ids, lengths, labels); both sides then time those
+batches: training (forward, cross-entropy, backward, gradient clipping, AdamW) and inference
+(eval mode, no_grad) in tokens/s, counting the real (unpadded) tokens. PyTorch's inference is
+also timed with torch.nn.TransformerEncoder's fast path (BetterTransformer: nested tensors
+that skip padding) as the strongest form torch 1.13 offers.
 
 `attention`: PyTorch's composed form softmax(Q K^T / sqrt(d)) V (what a user writes by hand;
 torch 1.13 has no fused CPU attention) against `heed bench attention --impl fused`, B=1, 8 heads,
@@ -163,10 +175,153 @@ def compare_vit(args):
           f"inference {statistics.median(infer_ratios):.2f}x")
 
 
+class TorchTextClassifier(torch.nn.Module):
+    """tools/text_encoder.py's TextClassifier with heed's dropout sites."""
+
+    def __init__(self, vocab, classes, m):
+        super().__init__()
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+        import text_encoder  # noqa: E402
+        self.ref = text_encoder.TextClassifier(
+            vocab, classes, pooling=m.get("pooling", "cls"), max_len=m.get("max_len", 256), dim=m["dim"],
+            depth=m["depth"], heads=m["heads"], mlp_ratio=m.get("mlp_ratio", 4.0),
+            eps=m.get("layer_norm_eps", 1e-6), pre_norm=m.get("norm", "pre") == "pre")
+        p = m.get("dropout", 0.1)
+        self.drop = torch.nn.Dropout(p)
+        for block in self.ref.blocks:  # the same sites as heed's FeedForward and attention
+            mlp, attn = block.mlp, block.attn
+            mlp.forward = (lambda mlp: lambda x: self.drop(mlp.fc2(self.drop(mlp.act(mlp.fc1(x))))))(mlp)
+            proj = attn.proj
+            attn.proj = torch.nn.Sequential(proj, torch.nn.Dropout(p))
+
+    def forward(self, tokens, lengths):
+        r = self.ref
+        h = self.drop(r.tok_embed(tokens) + r.pos_embed[:, : tokens.shape[1]])
+        for block in r.blocks:
+            h = block(h, lengths)
+        h = r.norm(h)
+        if r.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
+            pooled = (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+        return r.head(pooled)
+
+
+def torch_fast_encoder(m, vocab, classes):
+    """The same shapes as torch.nn.TransformerEncoder, for its inference fast path."""
+    layer = torch.nn.TransformerEncoderLayer(m["dim"], m["heads"], int(m["dim"] * m.get("mlp_ratio", 4.0)),
+                                             dropout=m.get("dropout", 0.1), activation="gelu",
+                                             layer_norm_eps=m.get("layer_norm_eps", 1e-6), batch_first=True,
+                                             norm_first=m.get("norm", "pre") == "pre")
+    enc = torch.nn.TransformerEncoder(layer, m["depth"], enable_nested_tensor=True)
+    embed = torch.nn.Embedding(vocab, m["dim"])
+    pos = torch.zeros(1, m.get("max_len", 256), m["dim"])
+    norm, head = torch.nn.LayerNorm(m["dim"]), torch.nn.Linear(m["dim"], classes)
+    for module in (enc, embed, norm, head):
+        module.eval()
+
+    def run(tokens, lengths):
+        padding = torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]
+        h = enc(embed(tokens) + pos[:, : tokens.shape[1]], src_key_padding_mask=padding)
+        if h.is_nested:
+            h = h.to_padded_tensor(0.0)
+        return head(norm(h)[:, 0])
+    return run
+
+
+def compare_text(args):
+    with open(args.config) as f:
+        cfg = json.load(f)
+    m = cfg["model"]
+    batches_file = os.path.join(args.work, "text-batches.json")
+    os.makedirs(args.work, exist_ok=True)
+    base = [args.heed, "bench", "text", "--config", args.config, "--threads", str(args.threads), "--json"]
+    # Prepares the data as `heed train` does (reads, trains the tokenizer, buckets) and saves the batches.
+    subprocess.check_output(base + ["--count", str(args.count), "--save-batches", batches_file])
+    with open(batches_file) as f:
+        saved = json.load(f)
+    vocab, classes = saved["vocab_size"], saved["classes"]
+    batches = [(torch.tensor(b["tokens"]), torch.tensor(b["lengths"]), torch.tensor(b["labels"]))
+               for b in saved["batches"]]
+    real = sum(int(lengths.sum()) for _, lengths, _ in batches)
+    padded = sum(tokens.numel() for tokens, _, _ in batches)
+    model = TorchTextClassifier(vocab, classes, m)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    clip = cfg["train"].get("clip_grad_norm", 0)
+    fast = torch_fast_encoder(m, vocab, classes)
+
+    def train_all():
+        for tokens, lengths, labels in batches:
+            loss = torch.nn.functional.cross_entropy(model(tokens, lengths), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+
+    def infer_all(fn):
+        with torch.no_grad():
+            for tokens, lengths, _ in batches:
+                fn(tokens, lengths)
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    def torch_rates():
+        model.train()
+        for tokens, lengths, labels in batches[:2]:  # warm-up, as heed's bench does
+            torch.nn.functional.cross_entropy(model(tokens, lengths), labels).backward()
+        opt.zero_grad(set_to_none=True)
+        t_train = timed(train_all)
+        model.eval()
+        infer_all(model)
+        t_infer = timed(lambda: infer_all(model))
+        t_fast = timed(lambda: infer_all(fast))
+        return real / t_train, real / t_infer, real / t_fast
+
+    gflops = {"train": [], "infer": []}
+
+    def heed_rates():
+        h = json.loads(subprocess.check_output(base + ["--batches", batches_file]))
+        gflops["train"].append(h["train_gflops"])
+        gflops["infer"].append(h["infer_gflops"])
+        return h["train_tokens_per_s"], h["infer_tokens_per_s"], h["parameters"]
+
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{len(batches)} batches of the config's first training epoch: {real} tokens, {padded} padded "
+          f"(overhead {padded / real - 1:.1%}; heed's whole epoch: see `heed train`'s first line)")
+    print(f"{'round':>6} {'torch train':>12} {'heed train':>11} {'ratio':>6} {'torch infer':>12} "
+          f"{'torch fast':>11} {'heed infer':>11} {'ratio':>6} {'vs fast':>7}   (tokens/s)")
+    ratios = {"train": [], "infer": [], "fast": []}
+    for r in range(args.rounds):
+        tt, ti, tf = torch_rates()
+        ht, hi, heed_params = heed_rates()
+        ratios["train"].append(ht / tt)
+        ratios["infer"].append(hi / ti)
+        ratios["fast"].append(hi / tf)
+        print(f"{r + 1:>6} {tt:>12.0f} {ht:>11.0f} {ht / tt:>5.2f}x {ti:>12.0f} {tf:>11.0f} {hi:>11.0f} "
+              f"{hi / ti:>5.2f}x {hi / tf:>6.2f}x", flush=True)
+    sgemm = json.loads(subprocess.check_output([args.heed, "bench", "gemm", "--sizes", "1024", "--threads",
+                                                str(args.threads), "--json"]))
+    print(f"text {args.config}: torch {params} / heed {heed_params} parameters; {args.rounds} rounds")
+    print(f"heed's model FLOP rate (forward: linear layers over padded positions, attention over real keys; "
+          f"training 3x): train {statistics.median(gflops['train']):.0f} GFLOP/s, inference "
+          f"{statistics.median(gflops['infer']):.0f} GFLOP/s; heed's sgemm (oneDNN, n = 1024) in the same run: "
+          f"{sgemm['results'][0]['gflops']:.0f} GFLOP/s")
+    print(f"median speed-up: train {statistics.median(ratios['train']):.2f}x, inference "
+          f"{statistics.median(ratios['infer']):.2f}x (vs torch's TransformerEncoder fast path "
+          f"{statistics.median(ratios['fast']):.2f}x)")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["attention", "vit"])
-    parser.add_argument("--config", default="configs/vit-fashion-mnist.json")
+    parser.add_argument("what", choices=["attention", "vit", "text"])
+    parser.add_argument("--config", default=None, help="default: configs/vit-fashion-mnist.json "
+                        "(vit), configs/text-spamassassin.json (text)")
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5, help="vit: alternating torch/heed rounds")
@@ -175,13 +330,20 @@ def main():
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--count", type=int, default=24, help="text: training batches timed")
+    parser.add_argument("--work", default="/tmp/heed-compare", help="text: where the batches file goes")
     parser.add_argument("--heed", default=os.path.join(os.path.dirname(__file__), "..", "build", "heed"))
     args = parser.parse_args()
+    if args.config is None:
+        args.config = "configs/text-spamassassin.json" if args.what == "text" else "configs/vit-fashion-mnist.json"
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     if args.what == "vit":
         compare_vit(args)
+        return
+    if args.what == "text":
+        compare_text(args)
         return
     print(f"{'N':>6} {'causal':>6} {'pass':>8} {'torch ms':>10} {'heed ms':>10} {'speed-up':>9} "
           f"{'heed GFLOP/s':>13} {'heed extra MiB':>15}")

@@ -63,6 +63,7 @@ void register_bench(CLI::App& app) {
   gemm->callback([] { bench_gemm(sizes, threads, json); });
   register_bench_attention(*bench);
   register_bench_vit(*bench);
+  register_bench_text(*bench);
 }
 
 }  // namespace heed::cli

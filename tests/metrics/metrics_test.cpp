@@ -357,5 +357,13 @@ TEST(RankOfTarget, RejectsBadInput) {
   expect_contains(error_of([&] { rank_of_target(with_nan.data(), 3, 1); }), {"scores[1] is NaN"});
 }
 
+TEST(TopK, HighestFirstTiesByIndex) {
+  const float scores[] = {0.1f, 0.7f, 0.05f, 0.7f, 0.15f};
+  EXPECT_EQ(top_k(scores, 5, 3), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(top_k(scores, 5, 9), (std::vector<int64_t>{1, 3, 4, 0, 2}));  // k beyond n: all of them
+  EXPECT_TRUE(top_k(scores, 5, 0).empty());
+  EXPECT_THROW(top_k(scores, 5, -1), Error);
+}
+
 }  // namespace
 }  // namespace heed::metrics

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "heed/io/safetensors.h"
 #include "heed/ops/ops.h"
@@ -52,9 +53,16 @@ Var run_op(const std::string& op, Inputs& in, const Attrs& attr, const io::Safet
   if (op == "log_softmax") return log_softmax(in["x"]);
   if (op == "layer_norm") return layer_norm(in["x"], in["weight"], in["bias"], f("eps"));
   if (op == "embedding") return embedding(file.get("ids"), in["weight"]);
-  if (op == "cross_entropy")
-    return cross_entropy(in["logits"], file.get("targets"),
-                         {i("ignore_index"), f("label_smoothing")});
+  if (op == "cross_entropy") {
+    CrossEntropyOptions o{i("ignore_index"), f("label_smoothing"), Tensor()};
+    if (attr.count("weight")) {  // "0.5,2,1": class weights
+      std::vector<float> w;
+      std::stringstream list(attr.at("weight"));
+      for (std::string item; std::getline(list, item, ',');) w.push_back(std::stof(item));
+      o.weight = Tensor::from_vector({int64_t(w.size())}, w);
+    }
+    return cross_entropy(in["logits"], file.get("targets"), o);
+  }
   if (op == "sum") return sum(in["x"]);
   if (op == "mean") return mean(in["x"]);
   if (op == "sum_dim") return sum(in["x"], i("dim"), i("keepdim") != 0);

@@ -86,6 +86,11 @@ TEST(GradCheck, CrossEntropy) {
   opt.label_smoothing = 0.1f;
   EXPECT_GRADS([&](auto& v) { return cross_entropy(v[0], targets, opt); }, {randn({6, 5}, 1)}, {true});
   EXPECT_GRADS([&](auto& v) { return cross_entropy(v[0], targets); }, {randn({6, 5}, 2)}, {true});
+  CrossEntropyOptions weighted = opt;  // class weights, with and without smoothing
+  weighted.weight = Tensor::from_vector({5}, {0.5f, 2.f, 1.f, 0.25f, 3.f});
+  EXPECT_GRADS([&](auto& v) { return cross_entropy(v[0], targets, weighted); }, {randn({6, 5}, 3)}, {true});
+  weighted.label_smoothing = 0.f;
+  EXPECT_GRADS([&](auto& v) { return cross_entropy(v[0], targets, weighted); }, {randn({6, 5}, 4)}, {true});
 }
 
 TEST(GradCheck, Reductions) {

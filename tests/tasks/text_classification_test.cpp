@@ -183,6 +183,67 @@ TEST_F(TextTask, MaskedLmPretrainingThenInitFrom) {
   EXPECT_CONTAINS(p.out, "[MASK] 1:");
 }
 
+TEST_F(TextTask, TrainFractionKeepsASeededPartOfTheTrainingRecords) {
+  json j = base_config(*data_);
+  const PreparedTextClassification all = prepare_text_classification(parse_text_classifier_config(j));
+  EXPECT_EQ(all.train_data->size(), 216);  // 240 minus the 10% validation split
+  EXPECT_EQ(all.validation_data->size(), 24);
+  j["data"]["train_fraction"] = 0.25;
+  const PreparedTextClassification part = prepare_text_classification(parse_text_classifier_config(j));
+  EXPECT_EQ(part.train_data->size(), 54);
+  EXPECT_EQ(part.validation_data->size(), 24);  // the validation split is not cut
+  // The same seed keeps the same records.
+  const PreparedTextClassification again = prepare_text_classification(parse_text_classifier_config(j));
+  EXPECT_EQ(again.train_data->sequences(), part.train_data->sequences());
+  j["data"]["train_fraction"] = 0.0;
+  EXPECT_CONTAINS(error_of([&] { parse_text_classifier_config(j); }), "data.train_fraction");
+}
+
+TEST_F(TextTask, BenchTextTimesTheTrainingBatchesAndSavesThem) {
+  const fs::path config = dir_ / "config.json";
+  test::write_text(config, base_config(*data_).dump());
+  const test::CliResult first = test::run_cli({"bench", "text", "--config", config.string(), "--count", "3",
+                                               "--save-batches", out("batches.json"), "--json"}, dir_);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const json r = json::parse(first.out);
+  EXPECT_EQ(r.at("batches"), 3);
+  EXPECT_GT(r.at("train_tokens_per_s").get<double>(), 0);
+  EXPECT_GT(r.at("infer_tokens_per_s").get<double>(), 0);
+  // The saved batches are the plan's first three of epoch 0, padded to their longest member.
+  const PreparedTextClassification run = prepare_text_classification(parse_text_classifier_config(base_config(*data_)));
+  const auto plan = run.train_plan->epoch(0);
+  std::ifstream in(out("batches.json"));
+  const json saved = json::parse(in);
+  ASSERT_EQ(saved.at("batches").size(), 3u);
+  int64_t real = 0, padded = 0;
+  for (size_t b = 0; b < 3; ++b) {
+    const json& batch = saved.at("batches")[b];
+    ASSERT_EQ(batch.at("lengths").size(), plan[b].size());
+    size_t longest = 0;
+    for (size_t i = 0; i < plan[b].size(); ++i) {
+      const auto& seq = run.train_data->sequences()[size_t(plan[b][i])];
+      EXPECT_EQ(batch.at("lengths")[i], int64_t(seq.size()));
+      longest = std::max(longest, seq.size());
+      real += int64_t(seq.size());
+    }
+    EXPECT_EQ(batch.at("tokens")[0].size(), longest);
+    padded += int64_t(longest * plan[b].size());
+  }
+  EXPECT_EQ(r.at("real_tokens"), real);
+  EXPECT_EQ(r.at("padded_tokens"), padded);
+  // --batches times the saved file: the same tokens.
+  const test::CliResult again = test::run_cli({"bench", "text", "--config", config.string(), "--batches",
+                                               out("batches.json"), "--json"}, dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out).at("real_tokens"), real);
+  // A damaged batches file names itself.
+  test::write_text(dir_ / "bad.json", R"({"vocab_size": 10, "classes": 2, "batches": [{"tokens": [[1, 99]], "lengths": [2], "labels": [0]}]})");
+  const test::CliResult bad = test::run_cli({"bench", "text", "--config", config.string(), "--batches",
+                                             out("bad.json")}, dir_);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_CONTAINS(bad.err, out("bad.json") + ": token id 99 outside the vocabulary");
+}
+
 TEST_F(TextTask, BadInputIsNamedBeforeAnyWork) {
   auto train_error = [&](const json& j) {
     return error_of([&] { train_text_classifier(parse_text_classifier_config(j), out("bad"), false); });

@@ -87,6 +87,48 @@ TEST(DataParallel, MatchesOneForwardOverTheWholeBatch) {
   }
 }
 
+// With class weights the batch mean is weighted (divided by the summed weights of the counted
+// targets), so replicas must weigh their slices by target weight, not by row count.
+TEST(DataParallel, MatchesOneForwardWithClassWeights) {
+  Batch b = make_batch(7, 12);
+  b.labels.i64()[4] = -100;
+  const std::vector<float> weights = {0.5f, 3.f, 1.25f};
+  CrossEntropyOptions options;
+  options.weight = Tensor::from_vector({3}, weights);
+  nn::VisionTransformer reference(small_config(), 6);
+  Var loss = cross_entropy(reference.forward(Var(b.images)), b.labels, options);
+  loss.backward();
+  const std::vector<Tensor> want = grads(reference);
+  const tasks::ClassificationTask weighted("image-classification", {"a", "b", "c"}, 0.f, "accuracy", weights);
+  double total = 0;
+  for (int64_t i = 0; i < 7; ++i)
+    if (b.labels.i64()[i] >= 0) total += weights[size_t(b.labels.i64()[i])];
+  EXPECT_DOUBLE_EQ(weighted.target_weight(b.batch()), total);
+  for (int replicas : {2, 3}) {
+    nn::VisionTransformer model(small_config(), 6);
+    DataParallel parallel(model, replicas);
+    EXPECT_NEAR(parallel.train_step(b.batch(), weighted), loss.value().item(), 1e-5) << replicas << " replicas";
+    const std::vector<Tensor> got = grads(model);
+    const auto names = model.named_parameters();
+    for (size_t i = 0; i < want.size(); ++i)
+      expect_close(got[i], want[i], std::to_string(replicas) + " replicas, " + names[i].first);
+  }
+}
+
+TEST(ClassificationTask, BalancedWeightsAreScikitLearns) {
+  // sklearn.utils.class_weight.compute_class_weight("balanced", classes=[0, 1, 2], y=...):
+  // n_samples / (n_classes * bincount(y)) = 6 / (3 * [3, 2, 1]).
+  const std::vector<float> w = tasks::balanced_class_weights({0, 1, 0, 2, 1, 0}, 3);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_FLOAT_EQ(w[0], 6.f / 9.f);
+  EXPECT_FLOAT_EQ(w[1], 1.f);
+  EXPECT_FLOAT_EQ(w[2], 2.f);
+  EXPECT_EQ(tasks::balanced_class_weights({0, 0}, 2)[1], 0.f);  // an absent class
+  EXPECT_THROW(tasks::balanced_class_weights({0, 3}, 2), Error);
+  EXPECT_THROW(tasks::ClassificationTask("t", {"a", "b"}, 0.f, "accuracy", {1.f}), Error);
+  EXPECT_THROW(tasks::ClassificationTask("t", {"a", "b"}, 0.f, "accuracy", {1.f, -1.f}), Error);
+}
+
 TEST(DataParallel, GradientsAccumulateAndFollowOptimiserUpdates) {
   const Batch b = make_batch(6, 3);
   nn::VisionTransformer model(small_config(), 1);

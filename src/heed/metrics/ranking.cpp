@@ -1,6 +1,8 @@
 #include "heed/metrics/ranking.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "heed/core/error.h"
 
@@ -64,6 +66,17 @@ int64_t rank_of_target(const float* scores, int64_t n, int64_t target) {
     if (scores[i] > target_score) ++rank;
   }
   return rank;
+}
+
+std::vector<int64_t> top_k(const float* scores, int64_t n, int64_t k) {
+  HEED_CHECK(n >= 0 && k >= 0, "top_k: n = ", n, ", k = ", k);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  k = std::min(k, n);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [scores](int64_t a, int64_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
+  order.resize(static_cast<size_t>(k));
+  return order;
 }
 
 }  // namespace heed::metrics

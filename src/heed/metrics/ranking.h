@@ -32,4 +32,8 @@ RankingMetrics ranking_metrics(const std::vector<int64_t>& ranks, int64_t k);
 // and silently improve the rank).
 int64_t rank_of_target(const float* scores, int64_t n, int64_t target);
 
+// The indices of the min(k, n) highest of scores[0, n), highest first; ties keep the lower index
+// first (what `predict --top-k` lists).
+std::vector<int64_t> top_k(const float* scores, int64_t n, int64_t k);
+
 }  // namespace heed::metrics

@@ -42,8 +42,10 @@ Var embedding(const Tensor& ids, const Var& weight);
 struct CrossEntropyOptions {
   int64_t ignore_index = -100;
   float label_smoothing = 0.0f;
+  Tensor weight;  // optional f32 [C] class weights (PyTorch's `weight`): finite, >= 0
 };
-// logits [N, C], targets i64 [N] -> scalar mean loss over rows whose target is not ignored.
+// logits [N, C], targets i64 [N] -> scalar mean loss over rows whose target is not ignored
+// (with weights: the weighted mean, divided by the counted rows' total weight).
 Var cross_entropy(const Var& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
 
 Var sum(const Var& x);   // -> scalar (shape [])

@@ -10,6 +10,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/data/image_file.h"
+#include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
 #include "heed/train/config_json.h"
@@ -362,10 +363,7 @@ void predict_command(const PredictCommand& cmd) {
   const int64_t k = std::min(cmd.top_k, c.num_classes);
   for (int64_t i = 0; i < probs.size(0); ++i) {
     const float* p = probs.f32() + i * c.num_classes;
-    std::vector<int64_t> order(size_t(c.num_classes));
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                      [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+    const std::vector<int64_t> order = metrics::top_k(p, c.num_classes, k);
     nlohmann::json top = nlohmann::json::array();
     if (!cmd.json) std::printf("%s[%ld]:", cmd.input.c_str(), long(i));
     for (int64_t j = 0; j < k; ++j) {

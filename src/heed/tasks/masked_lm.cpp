@@ -7,6 +7,7 @@
 #include "heed/core/parallel.h"
 #include "heed/core/rng.h"
 #include "heed/data/loader.h"
+#include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
 #include "heed/train/config_json.h"
 
@@ -124,7 +125,7 @@ class MaskedLmEvaluator : public train::Evaluator {
 };
 }  // namespace
 
-int64_t MaskedLmTask::targets(const nn::Batch& batch) const {
+double MaskedLmTask::target_weight(const nn::Batch& batch) const {
   const Tensor& labels = batch.at("mlm_labels");
   int64_t n = 0;
   for (int64_t i = 0; i < labels.numel(); ++i) n += labels.i64()[i] != -100;
@@ -326,9 +327,7 @@ void predict_command(const PredictCommand& cmd) {
   json out = json::array();
   for (int64_t i = 0; i < masks; ++i) {
     const float* p = probs.f32() + i * v;
-    std::vector<int64_t> order(static_cast<size_t>(v));
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+    const std::vector<int64_t> order = metrics::top_k(p, v, k);
     json top = json::array();
     if (!cmd.json) std::printf("[MASK] %ld:", long(i + 1));
     for (int64_t j = 0; j < k; ++j) {

@@ -62,7 +62,7 @@ class MaskedLmTask : public train::Task {
  public:
   std::string name() const override { return kMaskedLm; }
   std::string metric_name() const override { return "masked_accuracy"; }
-  int64_t targets(const nn::Batch& batch) const override;
+  double target_weight(const nn::Batch& batch) const override;
   Var loss(const nn::ModelOutput& output, const nn::Batch& batch) const override;
   std::unique_ptr<train::Evaluator> evaluator() const override;
 };

@@ -7,6 +7,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/data/loader.h"
+#include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
 #include "heed/train/config_json.h"
@@ -96,6 +97,10 @@ train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size) {
   return train::ShuffledBatches(order, batch_size, false, false, 0);
 }
 
+std::vector<float> class_weights_of(const TextClassificationData& d) {
+  return std::vector<float>(d.class_weights.begin(), d.class_weights.end());
+}
+
 struct Split {
   Texts texts;
   std::vector<int64_t> labels;
@@ -111,11 +116,9 @@ Split read_labelled(const std::string& path, const TextClassificationData& d, co
 }
 }  // namespace
 
-train::TrainResult train_text_classifier(const TextClassifierConfig& config_in, const std::string& out_dir, bool resume) {
+PreparedTextClassification prepare_text_classification(const TextClassifierConfig& config_in) {
   TextClassifierConfig config = config_in;
   const TextInputOptions& in = config.data.input;
-  if (config.train.threads > 0) set_num_threads(config.train.threads);
-
   // Every split is read and checked before any work.
   const data::TextTable train_table = data::read_text_table(in.train);
   HEED_CHECK(!train_table.records.empty(), in.train, ": no records");
@@ -133,50 +136,76 @@ train::TrainResult train_text_classifier(const TextClassifierConfig& config_in, 
     validation = read_labelled(in.validation, config.data, config.data.class_names);
   }
   if (!in.test.empty()) (void)read_labelled(in.test, config.data, config.data.class_names);  // checked now
+  if (config.data.train_fraction < 1) {
+    // Seeded, independent of the validation split's draw; at least one record stays.
+    const std::vector<int64_t> kept =
+        data::split_indices(int64_t(train_idx.size()), 1 - config.data.train_fraction, config.train.seed + 1).first;
+    std::vector<int64_t> part;
+    for (int64_t k : kept) part.push_back(train_idx[size_t(k)]);
+    train_idx = std::move(part);
+  }
 
   // The tokenizer learns from the training part only.
   Texts train_texts;
   train_texts.path = all.path;
   for (int64_t i : train_idx) train_texts.fields.push_back(all.fields[size_t(i)]);
-  const data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
+  const std::vector<int64_t> train_labels = pick(all_labels, train_idx);
+  if (config.data.class_weight == "balanced" && config.data.class_weights.empty())
+    for (float w : balanced_class_weights(train_labels, int64_t(config.data.class_names.size())))
+      config.data.class_weights.push_back(w);
+  HEED_CHECK(config.data.class_weights.empty() || config.data.class_weights.size() == config.data.class_names.size(),
+             "config: data.class_weights has ", config.data.class_weights.size(), " values for the ",
+             config.data.class_names.size(), " classes");
+  data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
   config.model.encoder.vocab_size = tokenizer.vocab_size();
   config.model.encoder.num_classes = int64_t(config.data.class_names.size());
   config.model.encoder.validate();
 
-  const TextDataset train_data(encode_all(tokenizer, all, train_idx, in.max_tokens), pick(all_labels, train_idx));
-  const TextDataset val_data =
+  auto train_data = std::make_unique<TextDataset>(encode_all(tokenizer, all, train_idx, in.max_tokens), train_labels,
+                                                  config.data.token_dropout);
+  auto val_data =
       in.validation.empty()
-          ? TextDataset(encode_all(tokenizer, all, val_idx, in.max_tokens), pick(all_labels, val_idx))
-          : TextDataset(encode_all(tokenizer, validation.texts, iota_of(validation.texts.fields.size()), in.max_tokens),
-                        validation.labels);
-  HEED_CHECK(val_data.size() > 0, in.train, ": the validation split is empty");
+          ? std::make_unique<TextDataset>(encode_all(tokenizer, all, val_idx, in.max_tokens), pick(all_labels, val_idx))
+          : std::make_unique<TextDataset>(encode_all(tokenizer, validation.texts,
+                                                     iota_of(validation.texts.fields.size()), in.max_tokens),
+                                          validation.labels);
+  HEED_CHECK(val_data->size() > 0, in.train, ": the validation split is empty");
+  std::unique_ptr<train::BatchPlan> plan =
+      text_plan(*train_data, iota_of(size_t(train_data->size())), config.train.batch_size, in.bucket_batches,
+                config.train.seed);
+  return {config, std::move(tokenizer), std::move(train_data), std::move(val_data), std::move(plan)};
+}
+
+train::TrainResult train_text_classifier(const TextClassifierConfig& config_in, const std::string& out_dir, bool resume) {
+  if (config_in.train.threads > 0) set_num_threads(config_in.train.threads);
+  const PreparedTextClassification run = prepare_text_classification(config_in);
+  const TextClassifierConfig& config = run.config;
+  const TextDataset& train_data = *run.train_data;
+  const TextDataset& val_data = *run.validation_data;
 
   nn::TextClassifier model(config.model.encoder, config.train.seed);
   const ClassificationTask task(kTextClassification, config.data.class_names, config.train.label_smoothing,
-                                config.data.select_metric);
-  const std::vector<int64_t> train_order = iota_of(size_t(train_data.size()));
-  const std::unique_ptr<train::BatchPlan> plan =
-      text_plan(train_data, train_order, config.train.batch_size, in.bucket_batches, config.train.seed);
-  const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
+                                config.data.select_metric, class_weights_of(config.data));
+  const train::ShuffledBatches val_plan = eval_plan(val_data, config.data.input.eval_batch_size);
 
   train::TrainSetup setup;
   setup.options = config.train;
   setup.model = &model;
   setup.task = &task;
   setup.train_data = &train_data;
-  setup.train_plan = plan.get();
+  setup.train_plan = run.train_plan.get();
   setup.validation_data = &val_data;
   setup.validation_plan = &val_plan;
   setup.meta = {kTextClassification, model.type(), to_json(config), {}, json::object(),
-                {{"tokenizer", tokenizer_metadata(tokenizer)}}};
+                {{"tokenizer", tokenizer_metadata(run.tokenizer)}}};
   setup.resume_view = [](const json& stored) { return config_json(parse_text_classifier_config(stored), true); };
   setup.out_dir = out_dir;
   setup.resume = resume;
   char summary[320];
   std::snprintf(summary, sizeof summary, "text classifier: %ld parameters, %ld pieces, %zu classes; %ld train / %ld "
                 "validation records; padding overhead %.1f%%", long(model.parameter_count()),
-                long(tokenizer.vocab_size()), config.data.class_names.size(), long(train_data.size()),
-                long(val_data.size()), 100 * padding_overhead(train_data, *plan));
+                long(run.tokenizer.vocab_size()), config.data.class_names.size(), long(train_data.size()),
+                long(val_data.size()), 100 * padding_overhead(train_data, *run.train_plan));
   setup.summary = summary;
   return train::fit(setup);
 }
@@ -208,7 +237,8 @@ train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string&
   const Split s = read_labelled(path, m.config.data, m.config.data.class_names);
   const TextDataset data(encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input.max_tokens),
                          s.labels);
-  const ClassificationTask task(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric);
+  const ClassificationTask task(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric,
+                                class_weights_of(m.config.data));
   return train::evaluate(*m.model, task, data, eval_plan(data, m.config.data.input.eval_batch_size), replicas);
 }
 
@@ -264,9 +294,7 @@ std::vector<json> top_k(LoadedTextClassifier& m, const std::vector<std::vector<i
     const Tensor probs = softmax(m.model->forward(batch).logits).value();
     for (size_t r = 0; r < indices.size(); ++r) {
       const float* p = probs.f32() + int64_t(r) * classes;
-      std::vector<int64_t> order(static_cast<size_t>(classes));
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + k, order.end(), [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+      const std::vector<int64_t> order = metrics::top_k(p, classes, k);
       json top = json::array();
       for (int64_t j = 0; j < k; ++j)
         top.push_back({{"class", order[size_t(j)]}, {"name", names[size_t(order[size_t(j)])]}, {"probability", p[order[size_t(j)]]}});

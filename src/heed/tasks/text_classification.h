@@ -36,6 +36,14 @@ struct TextClassificationData {
   std::string label_field = "label";
   std::vector<std::string> class_names;  // default: the training labels, sorted
   std::string select_metric = "accuracy";  // accuracy | macro_f1 | f1:<class>: what best keeps
+  // A seeded part of the training records (after the validation split, which stays whole): for
+  // learning curves, e.g. what pre-training buys with 10% of the labels.
+  double train_fraction = 1.0;
+  double token_dropout = 0.0;  // training tokens replaced by [MASK] with this probability
+  // Cross-entropy class weights (PyTorch's `weight`): "balanced" fills class_weights with
+  // scikit-learn's n / (classes * count) from the training labels unless they are given.
+  std::string class_weight = "none";
+  std::vector<double> class_weights;
 };
 
 template <class V>
@@ -45,6 +53,10 @@ void visit(V& v, TextClassificationData& d) {
   v("label_field", d.label_field, non_empty());
   v("class_names", d.class_names);
   v("select_metric", d.select_metric, non_empty());
+  v("train_fraction", d.train_fraction, range(0, 1, true, false));
+  v("token_dropout", d.token_dropout, in(0, 1, true));
+  v("class_weight", d.class_weight, one_of({"none", "balanced"}));
+  v("class_weights", d.class_weights, non_negative());
 }
 
 struct TextClassifierConfig {
@@ -63,6 +75,17 @@ struct LoadedTextClassifier {
   data::Tokenizer tokenizer;
 };
 LoadedTextClassifier load_text_classifier(const train::Checkpoint& checkpoint);
+
+// What a run trains on, read, checked and tokenised as `heed train` does it: the config with
+// the data's class names and the tokenizer's vocabulary filled in, the tokenizer (trained on the
+// training part unless given), the training and validation sets and the training plan.
+struct PreparedTextClassification {
+  TextClassifierConfig config;
+  data::Tokenizer tokenizer;
+  std::unique_ptr<TextDataset> train_data, validation_data;
+  std::unique_ptr<train::BatchPlan> train_plan;
+};
+PreparedTextClassification prepare_text_classification(const TextClassifierConfig& config);
 
 // Trains on data.train (minus the validation split unless data.validation is given); writes
 // <out_dir>/{last,best}.safetensors and metrics.jsonl.

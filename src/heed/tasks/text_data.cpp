@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "heed/core/error.h"
+#include "heed/core/rng.h"
 #include "heed/train/batch_loader.h"
 #include "heed/train/checkpoint.h"
 
@@ -98,10 +99,13 @@ data::Tokenizer obtain_tokenizer(const TextInputOptions& o, const std::string& i
   return t;
 }
 
-TextDataset::TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels)
-    : sequences_(std::move(sequences)), labels_(std::move(labels)) {
+TextDataset::TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels,
+                         double token_dropout)
+    : sequences_(std::move(sequences)), labels_(std::move(labels)), token_dropout_(token_dropout) {
   HEED_CHECK(labels_.empty() || labels_.size() == sequences_.size(), "text data: ", labels_.size(),
              " labels for ", sequences_.size(), " sequences");
+  HEED_CHECK(token_dropout_ >= 0 && token_dropout_ < 1, "text data: token dropout ", token_dropout_,
+             " is not in [0, 1)");
 }
 
 std::vector<int64_t> TextDataset::lengths() const {
@@ -110,7 +114,7 @@ std::vector<int64_t> TextDataset::lengths() const {
   return out;
 }
 
-nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext&) const {
+nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const {
   int64_t t = 1;
   for (int64_t i : indices) {
     HEED_CHECK(i >= 0 && i < size(), "text data: index ", i, " is outside the set of ", size());
@@ -122,6 +126,17 @@ nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::B
     const std::vector<int32_t>& s = sequences_[size_t(indices[size_t(r)])];
     std::copy(s.begin(), s.end(), tokens.i64() + r * t);
     lengths.i64()[r] = int64_t(s.size());
+  }
+  if (context.training && token_dropout_ > 0) {
+    const uint64_t seed = context.seed ^ 0x746f6b64726f7070ull;  // "tokdropp": its own stream
+    for (int64_t r = 0; r < b; ++r) {
+      const uint64_t sample = uint64_t(context.epoch) * uint64_t(size()) + uint64_t(indices[size_t(r)]);
+      for (int64_t p = 0; p < lengths.i64()[r]; ++p) {
+        int64_t& token = tokens.i64()[r * t + p];
+        if (token > data::Tokenizer::kMask && random_uniform(seed, (sample << 20) + uint64_t(p)) < token_dropout_)
+          token = data::Tokenizer::kMask;
+      }
+    }
   }
   nn::Batch out;
   out.indices = indices;

@@ -99,9 +99,12 @@ data::Tokenizer tokenizer_of(const std::string& path, const std::map<std::string
 std::string tokenizer_metadata(const data::Tokenizer& tokenizer);
 
 // Token sequences (and optional labels) as right-padded batches. Lengths are the sequences'.
+// With token_dropout p, training batches (context.training) have each ordinary token replaced by
+// [MASK] with probability p (word dropout, a regulariser), as a pure function of (seed, epoch,
+// sample, position); evaluation batches are never changed.
 class TextDataset : public train::Dataset {
  public:
-  TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels);
+  TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels, double token_dropout = 0);
   int64_t size() const override { return int64_t(sequences_.size()); }
   int64_t length(int64_t index) const override { return int64_t(sequences_[size_t(index)].size()); }
   nn::Batch batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const override;
@@ -111,6 +114,7 @@ class TextDataset : public train::Dataset {
  protected:
   std::vector<std::vector<int32_t>> sequences_;
   std::vector<int64_t> labels_;  // empty: unlabelled
+  double token_dropout_ = 0;
 };
 
 // The training plan of a text task: length-bucketed (bucket_batches > 0) or shuffled batches.

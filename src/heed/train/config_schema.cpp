@@ -1,5 +1,6 @@
 #include "heed/train/config_schema.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace heed::train {
@@ -54,6 +55,24 @@ void ConfigReader::read_list(const char* key, std::vector<std::string>& field, c
         HEED_CHECK(item.is_string(), "config: ", where, " must hold strings, got ", item.dump());
         items.push_back(item.get<std::string>());
       }
+    }
+    field = std::move(items);
+  }
+  HEED_CHECK(r.allow_empty || !field.empty(), "config: ", section_.key_path(key), " must not be empty");
+}
+
+void ConfigReader::read_numbers(const char* key, std::vector<double>& field, const FieldRule& r) {
+  const nlohmann::json* value = section_.raw(key);
+  if (value) {
+    const std::string where = section_.key_path(key);
+    HEED_CHECK(value->is_array(), "config: ", where, " must be an array of numbers, got ", value->dump());
+    std::vector<double> items;
+    for (const nlohmann::json& item : *value) {
+      HEED_CHECK(item.is_number() && std::isfinite(item.get<double>()), "config: ", where,
+                 " must hold finite numbers, got ", item.dump());
+      const double x = item.get<double>();
+      check_range(key, x, r);
+      items.push_back(x);
     }
     field = std::move(items);
   }

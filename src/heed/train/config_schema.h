@@ -69,6 +69,8 @@ class ConfigReader {
   void operator()(const char* key, T& field, const FieldRule& r = {}) {
     if constexpr (std::is_same_v<T, std::vector<std::string>>) {
       read_list(key, field, r);
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+      read_numbers(key, field, r);
     } else {
       field = section_.get<T>(key, field);
       if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) check_range(key, double(field), r);
@@ -78,6 +80,8 @@ class ConfigReader {
 
  private:
   void read_list(const char* key, std::vector<std::string>& field, const FieldRule& r);
+  // Finite numbers, each within the rule's range.
+  void read_numbers(const char* key, std::vector<double>& field, const FieldRule& r);
   void check_range(const char* key, double value, const FieldRule& r) const;
   void check_string(const char* key, const std::string& value, const FieldRule& r) const;
   Section& section_;

@@ -77,17 +77,17 @@ float DataParallel::train_step(const nn::Batch& batch, const Task& task) {
     return loss.value().item();
   }
   link_parameters();
-  const int64_t total = task.targets(batch);
+  const double total = task.target_weight(batch);
   const uint64_t step_seed = nn::next_seed();
   std::vector<float> losses(parts.size(), 0.f);
   for_each_replica(parts.size(), [&](size_t k) {
     const nn::Batch slice = batch.rows(parts[k].first, parts[k].second);
-    const int64_t counted = task.targets(slice);
+    const double counted = task.target_weight(slice);
     if (counted == 0) return;  // contributes nothing to the mean
     nn::SeedStream seeds(step_seed, k);
     Var loss = task.loss(replica(k).forward(slice), slice);
     // This slice's share of the batch mean: its own mean times its share of the targets.
-    const float weight = float(counted) / float(std::max<int64_t>(total, 1));
+    const float weight = float(counted) / float(total > 0 ? total : 1.0);
     loss.backward(Tensor::full({}, weight));
     losses[k] = loss.value().item() * weight;
   });

@@ -55,9 +55,10 @@ class Task {
   virtual std::string name() const = 0;         // the config's and checkpoint's "task"
   virtual std::string metric_name() const = 0;  // "accuracy", "spam_f1", "loss", ...
   virtual bool higher_is_better() const { return true; }
-  // Targets a batch counts (rows with a label, unmasked tokens): replicas weigh their share of
-  // a batch's mean loss by it.
-  virtual int64_t targets(const nn::Batch& batch) const = 0;
+  // The total weight of the targets a batch counts: their number (rows with a label, masked
+  // tokens), or their summed class weights when the loss is weighted. Replicas weigh their share
+  // of a batch's mean loss by it.
+  virtual double target_weight(const nn::Batch& batch) const = 0;
   // The mean loss over the batch's counted targets (0 when it has none).
   virtual Var loss(const nn::ModelOutput& output, const nn::Batch& batch) const = 0;
   virtual std::unique_ptr<Evaluator> evaluator() const = 0;

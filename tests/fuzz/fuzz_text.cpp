@@ -1,0 +1,70 @@
+// libFuzzer target: the text readers (JSONL, CSV, TSV, TXT), the text tasks' field handling and
+// the tokenizer, on the input bytes. The first byte chooses what the rest is:
+//   0-3  a text file (.jsonl, .csv, .tsv, .txt) read by parse_text_table; every record's fields
+//        are then cut, validated and encoded ([CLS] f1 [SEP] f2 ...) by a small tokenizer, as
+//        the text tasks do;
+//   4    raw text given straight to the tokenizer (after valid_utf8, as `heed predict --text`);
+//   5    a serialized tokenizer model, as a checkpoint's "tokenizer" metadata holds one.
+// Expected outcomes: success or heed::Error; anything else is a bug.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "heed/core/error.h"
+#include "heed/data/text_table.h"
+#include "heed/data/tokenizer.h"
+#include "heed/tasks/text_data.h"
+
+namespace {
+
+const heed::data::Tokenizer& tokenizer() {
+  static const heed::data::Tokenizer t = [] {
+    std::vector<std::string> texts;
+    for (int i = 0; i < 200; ++i)
+      texts.push_back("the quick brown fox " + std::to_string(i) + " jumps over the lazy dog, free money now");
+    heed::data::TokenizerOptions o;
+    o.vocab_size = 64;
+    return heed::data::Tokenizer::train(texts, o);
+  }();
+  return t;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void)tokenizer();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  try {
+    switch (data[0] % 6) {
+      case 4:
+        (void)tokenizer().encode(heed::data::valid_utf8(rest));
+        break;
+      case 5: {
+        const heed::data::Tokenizer t = heed::data::Tokenizer::from_proto(std::string(rest), "fuzz");
+        (void)t.encode("hello world");
+        break;
+      }
+      default: {
+        const char* names[] = {"in.jsonl", "in.csv", "in.tsv", "in.txt"};
+        const heed::data::TextTable table = heed::data::parse_text_table(names[data[0] % 6], rest);
+        heed::tasks::TextInputOptions o;
+        o.max_chars = 64;
+        o.text_fields = table.columns.empty() ? std::vector<std::string>{"text"} : table.columns;
+        if (o.text_fields.size() > 3) o.text_fields.resize(3);
+        const heed::tasks::Texts texts = heed::tasks::read_texts(table, o);
+        for (const auto& fields : texts.fields) (void)heed::tasks::encode_fields(tokenizer(), fields, 32);
+      }
+    }
+  } catch (const heed::Error&) {
+    // a clean rejection
+  }
+  return 0;
+}
