@@ -14,6 +14,7 @@ packages=(
   libpng-dev                                    # PNG input for predict
   libhwy-dev                                    # Highway: portable SIMD (attention kernels)
   libsentencepiece-dev                          # the subword tokenizer of the text tasks
+  libxxhash-dev                                 # checkpoint checksums (xxHash64)
   python3                                       # scripts/data/*: converting the real data sets
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks

@@ -58,7 +58,8 @@ void register_bench(CLI::App& app) {
   static int threads = 0;
   static bool json = false;
   gemm->add_option("--sizes", sizes, "matrix sizes")->check(CLI::PositiveNumber);
-  gemm->add_option("--threads", threads, "threads (default: OMP_NUM_THREADS or all cores)");
+  gemm->add_option("--threads", threads, "threads (default: OMP_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, 4096));
   gemm->add_flag("--json", json, "print JSON");
   gemm->callback([] { bench_gemm(sizes, threads, json); });
   register_bench_attention(*bench);

@@ -94,14 +94,14 @@ void register_bench_attention(CLI::App& bench) {
   cmd->add_option("--batch", a.batch)->check(CLI::PositiveNumber);
   cmd->add_option("--heads", a.heads)->check(CLI::PositiveNumber);
   cmd->add_option("--seq", a.seq, "query length")->check(CLI::PositiveNumber);
-  cmd->add_option("--kv-seq", a.kv_seq, "key/value length (default: --seq)");
+  cmd->add_option("--kv-seq", a.kv_seq, "key/value length (default: --seq)")->check(CLI::PositiveNumber);
   cmd->add_option("--head-dim", a.head_dim)->check(CLI::PositiveNumber);
-  cmd->add_option("--window", a.window, "sliding window (0 = none)");
+  cmd->add_option("--window", a.window, "sliding window (0 = none)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--causal", a.causal);
   cmd->add_flag("--backward", a.backward, "time forward + backward");
   cmd->add_option("--impl", a.impl, "fused or reference");
   cmd->add_option("--reps", a.reps, "timed repetitions")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a.threads);
+  cmd->add_option("--threads", a.threads, "threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a.json, "print JSON (median_ms, gflops, peak_extra_mib)");
   cmd->callback([] { run(a); });
 }

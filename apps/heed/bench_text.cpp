@@ -184,7 +184,7 @@ void register_bench_text(CLI::App& bench) {
   cmd->add_option("--count", a.count, "training batches of epoch 0 to time")->check(CLI::PositiveNumber);
   cmd->add_option("--save-batches", a.save_batches, "write the batches (tokens, lengths, labels) as JSON");
   cmd->add_option("--batches", a.batches, "time the batches of a --save-batches file instead");
-  cmd->add_option("--threads", a.threads);
+  cmd->add_option("--threads", a.threads, "threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a.json, "print JSON (train_tokens_per_s, infer_tokens_per_s, padding_overhead)");
   cmd->callback([] { run(a); });
 }

@@ -80,12 +80,12 @@ void register_bench_vit(CLI::App& bench) {
   static VitBenchArgs a;
   auto* cmd = bench.add_subcommand("vit", "Training and inference images/s of a ViT config");
   cmd->add_option("--config", a.config, "JSON config")->required();
-  cmd->add_option("--batch", a.batch, "batch size (default: the config's)");
-  cmd->add_option("--image-size", a.image_size, "square image side");
-  cmd->add_option("--channels", a.channels);
-  cmd->add_option("--classes", a.classes);
+  cmd->add_option("--batch", a.batch, "batch size (default: the config's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", a.image_size, "square image side")->check(CLI::PositiveNumber);
+  cmd->add_option("--channels", a.channels)->check(CLI::PositiveNumber);
+  cmd->add_option("--classes", a.classes)->check(CLI::PositiveNumber);
   cmd->add_option("--steps", a.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a.threads);
+  cmd->add_option("--threads", a.threads, "threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a.json, "print JSON (train_images_per_s, infer_images_per_s)");
   cmd->callback([] { run(a); });
 }

@@ -5,6 +5,12 @@
 
 namespace heed::cli {
 
+// Thrown by a command that ends with a non-zero status without an error message of its own
+// (a training run stopped by SIGINT/SIGTERM: 130/143, after saying what it saved).
+struct ExitStatus {
+  int code;
+};
+
 void register_info(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_train(CLI::App& app);

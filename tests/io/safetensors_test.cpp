@@ -1,11 +1,16 @@
 #include "heed/io/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+// Header-only xxHash (no link dependency): the expected checksums come from the definition.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +18,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "heed/core/error.h"
 #include "heed/core/tensor.h"
@@ -197,19 +204,31 @@ TEST_F(Safetensors, WriterPadsHeaderToMultipleOf8) {
   }
 }
 
-// The bytes are spelled out here, independently of the writer.
+// The bytes are spelled out here, independently of the writer (the checksums from their
+// definition: xxHash64 of each tensor's bytes, and of "format\0pt\0" for the metadata).
+std::string xxh64_of(const Bytes& bytes) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(XXH64(bytes.data(), bytes.size(), 0)));
+  return text;
+}
+
 TEST_F(Safetensors, ByteExactTinyFile) {
-  const std::string header = R"({"__metadata__":{"format":"pt"},)"
-                             R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                             R"("n":{"dtype":"I64","shape":[],"data_offsets":[8,16]}})"
-                             "      ";  // 138 bytes of JSON + 6 spaces = 144 = 0x90
-  Bytes expected = bytes_of({0x90, 0, 0, 0, 0, 0, 0, 0});
+  const Bytes a = bytes_of({0x00, 0x00, 0x80, 0x3f,    // 1.0f
+                            0x00, 0x00, 0x00, 0xc0});  // -2.0f
+  const Bytes n = bytes_of({0x07, 0x00, 0x00, 0x00, 0, 0, 0, 0x00});  // int64 7
+  const std::string sums = R"({\"__metadata__\":\")" + xxh64_of(text_bytes(std::string("format\0pt\0", 10))) +
+                           R"(\",\"a\":\")" + xxh64_of(a) + R"(\",\"n\":\")" + xxh64_of(n) + R"(\"})";
+  std::string header = R"({"__metadata__":{"format":"pt","heed.checksums":")" + sums + R"("},)"
+                       R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                       R"("n":{"dtype":"I64","shape":[],"data_offsets":[8,16]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');  // padded so the data is 8-aligned
+  Bytes expected(8);
+  const uint64_t length = header.size();
+  for (int i = 0; i < 8; ++i) expected[size_t(i)] = static_cast<std::byte>((length >> (8 * i)) & 0xff);
   const Bytes header_bytes = text_bytes(header);
   expected.insert(expected.end(), header_bytes.begin(), header_bytes.end());
-  const Bytes data = bytes_of({0x00, 0x00, 0x80, 0x3f,                   // 1.0f
-                               0x00, 0x00, 0x00, 0xc0,                   // -2.0f
-                               0x07, 0x00, 0x00, 0x00, 0, 0, 0, 0x00});  // int64 7
-  expected.insert(expected.end(), data.begin(), data.end());
+  expected.insert(expected.end(), a.begin(), a.end());
+  expected.insert(expected.end(), n.begin(), n.end());
 
   const Bytes written = serialize_safetensors(
       {{"a", Tensor::from_vector({2}, {1.0f, -2.0f})}, {"n", Tensor::from_indices({}, {7})}},
@@ -706,6 +725,93 @@ TEST_F(AtomicFile, ReadFileOverLimitNamesIt) {
 
 TEST_F(AtomicFile, ReadFileOnDirectoryNamesIt) {
   expect_contains(error_of([&] { read_file(dir_.string(), 100); }), dir_.string());
+}
+
+
+// ---- checksums (heed.checksums) ----
+// The expected digests are computed here from the definition (xxHash64, seed 0, over the data
+// bytes; over "key\0value\0" of the other metadata entries in byte order), not by the writer.
+namespace checksums {
+
+std::string xxh64_hex(const void* data, size_t size) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(XXH64(data, size, 0)));
+  return text;
+}
+
+// The header JSON of a serialized file.
+nlohmann::json header_of(const Bytes& file) {
+  uint64_t n = 0;
+  std::memcpy(&n, file.data(), 8);
+  return nlohmann::json::parse(std::string(reinterpret_cast<const char*>(file.data() + 8), n));
+}
+
+TEST_F(Safetensors, WriterStoresTheDefinedChecksums) {
+  const std::vector<float> w = {1.5f, -2.f, 3.25f};
+  Tensor t = Tensor::empty({3});
+  std::memcpy(t.f32(), w.data(), sizeof(float) * 3);
+  const Bytes file = serialize_safetensors({{"w", t}}, {{"b", "2"}, {"a", "1"}});
+  const nlohmann::json sums = nlohmann::json::parse(header_of(file)["__metadata__"][kChecksumsKey].get<std::string>());
+  EXPECT_EQ(sums.at("w"), xxh64_hex(w.data(), sizeof(float) * 3));
+  const std::string meta = std::string("a\0" "1\0" "b\0" "2\0", 8);
+  EXPECT_EQ(sums.at("__metadata__"), xxh64_hex(meta.data(), meta.size()));
+  const SafetensorsFile back = parse_safetensors(file, kSource);
+  EXPECT_TRUE(back.checksummed);
+  EXPECT_EQ(back.metadata.count(kChecksumsKey), 0u) << "the verified checksums are not handed on";
+  EXPECT_EQ(back.metadata.size(), 2u);
+}
+
+TEST_F(Safetensors, FlippedBitInTensorDataIsNamed) {
+  Tensor t = Tensor::zeros({4});
+  Bytes file = serialize_safetensors({{"first", Tensor::zeros({2})}, {"second", t}}, {});
+  file[file.size() - 5] ^= std::byte{0x10};  // inside "second" (the last 16 bytes)
+  expect_parse_error(file, {"tensor \"second\"", "checksum", "damaged"});
+}
+
+TEST_F(Safetensors, ChangedMetadataIsNamed) {
+  Bytes file = serialize_safetensors({{"w", Tensor::zeros({2})}}, {{"mean", "0.2860"}});
+  const std::string marker = "0.2860";
+  auto at = std::search(file.begin(), file.end(), reinterpret_cast<const std::byte*>(marker.data()),
+                        reinterpret_cast<const std::byte*>(marker.data()) + marker.size());
+  ASSERT_NE(at, file.end());
+  at[3] = std::byte{'9'};  // 0.2960: same length, still valid JSON
+  expect_parse_error(file, {"metadata", "checksum"});
+}
+
+TEST_F(Safetensors, FileWithoutChecksumsLoadsUnverified) {
+  const auto file = parse_safetensors(make_file(entry(R"("dtype":"F32","shape":[1],"data_offsets":[0,4])"),
+                                                raw_bytes(std::vector<float>{1.f})),
+                                      kSource);
+  EXPECT_FALSE(file.checksummed);
+}
+
+TEST_F(Safetensors, ChecksumKeyIsReservedForTheWriter) {
+  EXPECT_NE(error_of([] { serialize_safetensors({{"w", Tensor::zeros({1})}}, {{kChecksumsKey, "{}"}}); })
+                .find("reserved"),
+            std::string::npos);
+}
+
+}  // namespace checksums
+
+// ---- reading only regular files, headers first ----
+
+TEST_F(Safetensors, RefusesCharacterDevicesAndFifosAtOnce) {
+  expect_contains(error_of([] { read_safetensors("/dev/zero"); }), "not a regular file (a character device)");
+  const std::string fifo = path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // No writer: opening must not block.
+  expect_contains(error_of([&] { read_safetensors(fifo); }), "not a regular file (a FIFO");
+  expect_contains(error_of([&] { read_file(fifo, 1 << 20); }), fifo + ": not a regular file");
+}
+
+TEST_F(Safetensors, ImplausibleHeaderLengthFailsWithoutReadingTheRest) {
+  // 8 bytes claiming a 1 TiB header, then 1 MiB: refused from the length alone.
+  Bytes file(8 + (1 << 20));
+  const uint64_t n = uint64_t{1} << 40;
+  std::memcpy(file.data(), &n, 8);
+  const std::string p = path("big.safetensors");
+  write_file_atomic(p, file);
+  expect_contains(error_of([&] { read_safetensors(p); }), "header length");
 }
 
 }  // namespace

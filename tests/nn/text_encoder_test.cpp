@@ -143,5 +143,22 @@ TEST(TextEncoder, BadInputsAreNamed) {
   EXPECT_THROW(TextClassifier(c, 1), Error);
 }
 
+TEST(TextEncoder, ParameterCountFromTheConfigMatchesTheModel) {
+  // The memory check before building (train/resources.h) relies on it; mlp_ratio 2.5 makes
+  // the hidden width 40 (not a multiple of 16) and max_len / vocab_size odd.
+  nn::TextEncoderConfig c;
+  c.vocab_size = 101;
+  c.max_len = 17;
+  c.dim = 16;
+  c.depth = 2;
+  c.heads = 2;
+  c.mlp_ratio = 2.5;
+  c.num_classes = 3;
+  nn::TextClassifier classifier(c, 1);
+  EXPECT_EQ(c.parameter_count(true), classifier.parameter_count());
+  nn::MaskedLanguageModel mlm(c, 1);
+  EXPECT_EQ(c.parameter_count(false), mlm.parameter_count());
+}
+
 }  // namespace
 }  // namespace heed::nn

@@ -525,5 +525,20 @@ TEST(Vit, GradientsWrtImagesAndPositionEmbedding) {
             "");
 }
 
+TEST(Vit, ParameterCountFromTheConfigMatchesTheModel) {
+  nn::VitConfig c;
+  c.image_height = 12;
+  c.image_width = 8;
+  c.channels = 3;
+  c.patch_size = 4;
+  c.dim = 24;
+  c.depth = 3;
+  c.heads = 3;
+  c.mlp_ratio = 1.5;
+  c.num_classes = 7;
+  nn::VisionTransformer model(c, 1);
+  EXPECT_EQ(c.parameter_count(), model.parameter_count());
+}
+
 }  // namespace
 }  // namespace heed

@@ -371,6 +371,20 @@ TEST_F(LoadState, NegativeCounterIsRejected) {
   EXPECT_ERROR_CONTAINS(opt.load_state(named), "counter 'step.bias' is negative");
 }
 
+TEST_F(LoadState, NegativeSecondMomentIsRejected) {
+  // sqrt of a negative second moment is NaN at the very next step.
+  named["exp_avg_sq.weight"].f32()[5] = -1e-8f;
+  EXPECT_ERROR_CONTAINS(opt.load_state(named), "'exp_avg_sq.weight' holds -1e-08 at element 5; it must not be negative");
+  named["exp_avg_sq.weight"].f32()[5] = 0.f;
+  named["exp_avg.weight"].f32()[0] = -1.f;  // first moments may be negative
+  EXPECT_NO_THROW(opt.load_state(named));
+}
+
+TEST_F(LoadState, NonFiniteStateIsRejected) {
+  named["exp_avg.bias"].f32()[1] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_ERROR_CONTAINS(opt.load_state(named), "'exp_avg.bias' holds nan at element 1");
+}
+
 TEST_F(LoadState, FailedLoadChangesNothing) {
   *named["step"].i64() = 42;
   named["exp_avg.bias"].fill_(5.0f);

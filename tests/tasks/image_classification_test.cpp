@@ -450,6 +450,19 @@ TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
                          "resumed after Ctrl-C at epoch " + std::to_string(stopped_epoch + 1) + ", batch " +
                              std::to_string(stopped_batch));
     EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.state.global_step, 28);
+    // metrics.jsonl gives every epoch's full figures, the interrupted one's training loss
+    // included (its running sum is in the checkpoint): the same lines as the straight run's.
+    auto metrics = [](const std::string& run) {
+      std::ifstream in(run + "/metrics.jsonl");
+      std::string all;
+      for (std::string line; std::getline(in, line);) {
+        json entry = json::parse(line);
+        entry.erase("seconds");
+        all += entry.dump() + "\n";
+      }
+      return all;
+    };
+    EXPECT_EQ(metrics(dir), metrics(out("a")));
   }
   std::signal(SIGINT, previous);
   ASSERT_TRUE(interrupted) << "no run was interrupted in 5 attempts";

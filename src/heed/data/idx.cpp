@@ -1,6 +1,7 @@
 #include "heed/data/idx.h"
 
 #define ZLIB_CONST  // zlib's next_in becomes a pointer to const
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <span>
 
 #include "heed/core/error.h"
+#include "heed/io/atomic_file.h"
 
 namespace heed::data {
 
@@ -60,9 +62,7 @@ std::string dims_str(const std::vector<int64_t>& dims) {
 class InputFile {
  public:
   explicit InputFile(const std::string& path)
-      : path_(path), file_(std::fopen(path.c_str(), "rb")), buffer_(kBufferBytes) {
-    HEED_CHECK(file_ != nullptr, path, ": cannot open: ", std::strerror(errno));
-  }
+      : path_(path), file_(open(path)), buffer_(kBufferBytes) {}
   ~InputFile() { std::fclose(file_); }
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
@@ -82,6 +82,16 @@ class InputFile {
       HEED_CHECK(!std::ferror(file_), path_, ": read error: ", std::strerror(errno));
       eof_ = true;
     }
+  }
+
+  // A regular file only (a FIFO or /dev/zero is refused before any read); IDX data have no
+  // size limit of their own: the header's dimensions are checked against what the file holds.
+  static std::FILE* open(const std::string& path) {
+    const io::RegularFile file = io::open_regular_file(path, ~uint64_t{0});
+    std::FILE* stream = ::fdopen(file.fd, "rb");
+    if (stream == nullptr) ::close(file.fd);
+    HEED_CHECK(stream != nullptr, path, ": cannot open: ", std::strerror(errno));
+    return stream;
   }
 
   std::string path_;
@@ -328,7 +338,32 @@ ImageSet load_idx_images(const std::string& images_path, const std::string& labe
   set.labels = Tensor::empty({labels.dims[0]}, DType::I64);
   std::copy(labels.data.begin(), labels.data.end(), set.labels.i64());
   set.num_classes = *std::max_element(labels.data.begin(), labels.data.end()) + int64_t{1};
+  set.images_path = images_path;
+  set.labels_path = labels_path;
   return set;
+}
+
+void check_labels(const ImageSet& set, int64_t classes, bool every_class_present) {
+  const int64_t n = set.labels.numel();
+  const int64_t* labels = set.labels.i64();
+  std::vector<int64_t> first(size_t(std::max<int64_t>(classes, 0)), -1);
+  for (int64_t i = 0; i < n; ++i) {
+    HEED_CHECK(labels[i] >= 0 && labels[i] < classes, set.labels_path, ": record ", i, " has label ", labels[i],
+               ", outside the ", classes, " classes (0 to ", classes - 1, ") of data.class_names");
+    if (first[size_t(labels[i])] < 0) first[size_t(labels[i])] = i;
+  }
+  if (!every_class_present) return;
+  for (int64_t c = 0; c < classes; ++c)
+    HEED_CHECK(first[size_t(c)] >= 0, set.labels_path, ": no record has label ", c, " although the largest label is ",
+               classes - 1, " (record ", first[size_t(classes - 1)], "); a stray label would make ", classes,
+               " classes: fix the file, or list the classes in data.class_names");
+}
+
+bool has_idx_split(const std::string& dir, const std::string& prefix) {
+  for (const char* kind : {"-images-idx3-ubyte", "-labels-idx1-ubyte"})
+    for (const char* ext : {"", ".gz"})
+      if (std::filesystem::exists(dir + "/" + prefix + kind + ext)) return true;
+  return false;
 }
 
 ImageSet load_idx_split(const std::string& dir, const std::string& prefix) {

@@ -32,6 +32,7 @@ struct ImageSet {
   Tensor images;            // f32 [N, C, H, W], pixel / 255, in [0, 1]
   Tensor labels;            // i64 [N]
   int64_t num_classes = 0;  // max label + 1
+  std::string images_path, labels_path;  // the files read, for messages
 };
 
 // The images of an IDX file of dims [N, H, W] (one channel) or [N, H, W, C] (channels last) as
@@ -46,5 +47,13 @@ ImageSet load_idx_images(const std::string& images_path, const std::string& labe
 // names <prefix>-images-idx3-ubyte and <prefix>-labels-idx1-ubyte, each with ".gz" preferred and
 // then without it. A missing file is an error that lists the names tried.
 ImageSet load_idx_split(const std::string& dir, const std::string& prefix);
+
+// Whether `dir` holds any file of split `prefix` (images or labels, raw or .gz).
+bool has_idx_split(const std::string& dir, const std::string& prefix);
+
+// Checks `set`'s labels against `classes`: each below it (an error names the labels file, the
+// record and the value) and, when `every_class_present`, each class from 0 to classes - 1 with
+// at least one sample (a stray label such as 200 among 0-9 would otherwise make 201 classes).
+void check_labels(const ImageSet& set, int64_t classes, bool every_class_present);
 
 }  // namespace heed::data

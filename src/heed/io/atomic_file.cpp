@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -133,30 +134,53 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> bytes
   fsync_dir(path);
 }
 
-std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  HEED_CHECK(fd.get() >= 0, "read_file: cannot open ", path, ": ", errno_text());
-  struct stat st {};
-  HEED_CHECK(::fstat(fd.get(), &st) == 0, "read_file: cannot stat ", path, ": ", errno_text());
-  HEED_CHECK(!S_ISDIR(st.st_mode), "read_file: ", path, " is a directory");
-  HEED_CHECK(static_cast<uint64_t>(st.st_size) <= max_bytes, "read_file: ", path, " is ",
-             st.st_size, " bytes, more than the limit of ", max_bytes);
+namespace {
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a plain file";
+}
+}  // namespace
 
-  // The size from fstat is only a hint (the file may change, or be a pipe): read to EOF and
-  // enforce the limit on what actually arrives. One spare byte lets EOF show without a regrow.
-  std::vector<std::byte> bytes(static_cast<size_t>(st.st_size) + 1);
+RegularFile open_regular_file(const std::string& path, uint64_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever, before fstat can
+  // say what the file is. It is cleared again for the (regular-file) reads.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  HEED_CHECK(fd.get() >= 0, path, ": cannot open: ", errno_text());
+  struct stat st {};
+  HEED_CHECK(::fstat(fd.get(), &st) == 0, path, ": cannot stat: ", errno_text());
+  // A stream (/dev/zero, /dev/urandom, a pipe) has no size to check before reading: heed reads
+  // regular files only, so every limit below holds before the first byte is read.
+  HEED_CHECK(S_ISREG(st.st_mode), path, ": not a regular file (", file_kind(st.st_mode),
+             "); heed reads its inputs from regular files only");
+  HEED_CHECK(static_cast<uint64_t>(st.st_size) <= max_bytes, path, ": is ", st.st_size,
+             " bytes, more than the limit of ", max_bytes, " bytes for this kind of file");
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  HEED_CHECK(flags >= 0 && ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) == 0, path,
+             ": cannot configure the descriptor: ", errno_text());
+  return {fd.release(), static_cast<uint64_t>(st.st_size)};
+}
+
+std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes) {
+  const RegularFile file = open_regular_file(path, max_bytes);
+  Fd fd(file.fd);
+  // The size from fstat is checked above; a file that grows meanwhile is read only up to the
+  // limit. One spare byte lets EOF show without a regrow.
+  std::vector<std::byte> bytes(static_cast<size_t>(file.size) + 1);
   size_t used = 0;
   for (;;) {
-    if (used == bytes.size()) bytes.resize(2 * used);
+    if (used == bytes.size()) bytes.resize(std::min<uint64_t>(2 * used, max_bytes + 1));
     const ssize_t n = ::read(fd.get(), bytes.data() + used, bytes.size() - used);
     if (n < 0) {
-      HEED_CHECK(errno == EINTR, "read_file: cannot read ", path, ": ", errno_text());
+      HEED_CHECK(errno == EINTR, path, ": cannot read: ", errno_text());
       continue;
     }
     if (n == 0) break;
     used += static_cast<size_t>(n);
-    HEED_CHECK(used <= max_bytes, "read_file: ", path, " is more than the limit of ", max_bytes,
-               " bytes");
+    HEED_CHECK(used <= max_bytes, path, ": grew past the limit of ", max_bytes, " bytes while being read");
   }
   bytes.resize(used);
   return bytes;

@@ -16,7 +16,17 @@ namespace heed::io {
 // system error.
 void write_file_atomic(const std::string& path, std::span<const std::byte> bytes);
 
-// Reads the whole of `path`. Throws heed::Error naming the file if it cannot be opened or read,
+// A regular file opened for reading: descriptor (the caller closes it) and size.
+struct RegularFile {
+  int fd = -1;
+  uint64_t size = 0;
+};
+// Opens `path` for reading, refusing (heed::Error naming it) anything but a regular file: a FIFO,
+// a device such as /dev/zero or a socket has no size to check first, and opening never blocks.
+// Files of more than `max_bytes` bytes are refused before any read.
+RegularFile open_regular_file(const std::string& path, uint64_t max_bytes);
+
+// Reads the whole of `path` (a regular file, as open_regular_file). Throws heed::Error naming the file if it cannot be opened or read,
 // or if it holds more than `max_bytes` bytes.
 std::vector<std::byte> read_file(const std::string& path, uint64_t max_bytes);
 

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,10 @@
 #include <type_traits>
 
 #include "heed/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 namespace heed::io {
 
@@ -327,7 +333,65 @@ std::string header_text(const nlohmann::ordered_json& header) {
   return text;
 }
 
+// Checks the stored checksums of `entries` and of `metadata` against the bytes; throws naming
+// the first that does not match.
+void verify_checksums(const std::map<std::string, std::string>& metadata, const std::vector<Entry>& entries,
+                      std::span<const std::byte> data, const std::string& source) {
+  const std::string& text = metadata.at(kChecksumsKey);
+  json sums;
+  try {
+    sums = json::parse(text);
+  } catch (const json::exception&) {
+    detail::fail(source, ": metadata '", kChecksumsKey, "' is not valid JSON: the file is damaged");
+  }
+  HEED_CHECK(sums.is_object(), source, ": metadata '", kChecksumsKey, "' is not an object: the file is damaged");
+  auto stored = [&](const std::string& name) -> std::string {
+    auto it = sums.find(name);
+    HEED_CHECK(it != sums.end() && it->is_string(), source, ": ", name == kMetadataKey ? "the metadata" :
+               "tensor " + quoted(name), " has no checksum in '", kChecksumsKey, "': the file is damaged or "
+               "was edited");
+    return it->get<std::string>();
+  };
+  const std::string meta_want = stored(std::string(kMetadataKey)), meta_got = metadata_checksum(metadata);
+  HEED_CHECK(meta_want == meta_got, source, ": the metadata fails its checksum (stored ", meta_want,
+             ", computed ", meta_got, "): the file is damaged or was edited");
+  for (const Entry& e : entries) {
+    const std::string want = stored(e.name);
+    const std::string got = checksum_hex(data.subspan(e.begin, e.end - e.begin));
+    HEED_CHECK(want == got, source, ": tensor ", quoted(e.name), " fails its checksum (stored ", want,
+               ", computed ", got, "): the file is damaged");
+  }
+  HEED_CHECK(sums.size() == entries.size() + 1, source, ": '", kChecksumsKey, "' lists ", sums.size() - 1,
+             " tensors, the file holds ", entries.size(), ": the file is damaged or was edited");
+}
+
 }  // namespace
+
+std::string checksum_hex(std::span<const std::byte> bytes) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(XXH64(bytes.data(), bytes.size(), 0)));
+  return text;
+}
+
+std::string metadata_checksum(const std::map<std::string, std::string>& metadata) {
+  XXH64_state_t* state = XXH64_createState();
+  HEED_CHECK(state != nullptr, "metadata_checksum: out of memory");
+  XXH64_reset(state, 0);
+  const char nul = 0;
+  for (const auto& [key, value] : metadata) {  // std::map: byte order (char_traits compare as unsigned)
+    if (key == kChecksumsKey) continue;
+    XXH64_update(state, key.data(), key.size());
+    XXH64_update(state, &nul, 1);
+    XXH64_update(state, value.data(), value.size());
+    XXH64_update(state, &nul, 1);
+  }
+  const unsigned long long digest = XXH64_digest(state);
+  XXH64_freeState(state);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", digest);
+  return text;
+}
 
 bool SafetensorsFile::contains(const std::string& name) const {
   return std::any_of(tensors.begin(), tensors.end(),
@@ -364,6 +428,11 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
       entries.push_back(parse_entry(key, value, data.size(), source));
   }
   sort_and_check_overlaps(entries, source);
+  if (file.metadata.count(kChecksumsKey)) {
+    verify_checksums(file.metadata, entries, data, source);
+    file.checksummed = true;
+    file.metadata.erase(kChecksumsKey);  // verified; a rewrite computes its own
+  }
   file.tensors.reserve(entries.size());
   for (const Entry& entry : entries)
     file.tensors.emplace_back(entry.name, decode_tensor(entry, data));
@@ -371,26 +440,71 @@ SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::s
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  return parse_safetensors(read_file(path, kMaxFileBytes), path);
+  // The length and the header are checked against the file's size before the data is read, so
+  // a wrong file (a 100 GB one, say) fails at once.
+  const RegularFile file = open_regular_file(path, kMaxFileBytes);
+  const int fd = file.fd;
+  auto read_at = [&](std::byte* dst, uint64_t n, uint64_t offset) {
+    uint64_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        const std::string why = got < 0 ? std::strerror(errno) : "unexpected end of file";
+        ::close(fd);
+        detail::fail(path, ": cannot read: ", why);
+      }
+      done += static_cast<uint64_t>(got);
+    }
+  };
+  std::vector<std::byte> bytes(std::min<uint64_t>(file.size, 8));
+  read_at(bytes.data(), bytes.size(), 0);
+  if (bytes.size() == 8) {
+    const auto header_len = load<uint64_t>(bytes.data());
+    const bool plausible = header_len > 0 && header_len <= kMaxSafetensorsHeaderBytes && header_len <= file.size - 8;
+    // An implausible length is reported by the parser, from the 8 bytes alone.
+    if (plausible) {
+      bytes.resize(file.size);
+      read_at(bytes.data() + 8, file.size - 8, 8);
+    }
+  }
+  ::close(fd);
+  return parse_safetensors(bytes, path);
 }
 
 std::vector<std::byte> serialize_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
     const std::map<std::string, std::string>& metadata) {
   check_tensors_to_write(tensors);
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header[std::string(kMetadataKey)] = metadata;
+  HEED_CHECK(!metadata.count(kChecksumsKey), "serialize_safetensors: metadata key '", kChecksumsKey,
+             "' is reserved for the checksums");
   std::vector<Tensor> contiguous;
   contiguous.reserve(tensors.size());
-  uint64_t offset = 0;
+  json sums = json::object();
+  sums[std::string(kMetadataKey)] = metadata_checksum(metadata);
   for (const auto& [name, tensor] : tensors) {
     Tensor c = tensor.contiguous();
+    const size_t bytes = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
+    sums[name] = checksum_hex({static_cast<const std::byte*>(data_of(c)), bytes});
+    contiguous.push_back(std::move(c));
+  }
+  std::map<std::string, std::string> stored = metadata;
+  try {
+    stored[kChecksumsKey] = sums.dump();
+  } catch (const json::exception& e) {  // a tensor name that is not valid UTF-8
+    detail::fail("serialize_safetensors: cannot encode the header: ", e.what());
+  }
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  header[std::string(kMetadataKey)] = stored;
+  uint64_t offset = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const std::string& name = tensors[i].first;
+    const Tensor& c = contiguous[i];
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * dtype_size(c.dtype());
     header[name] = {{"dtype", file_dtype_name(c.dtype())},
                     {"shape", c.shape()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
-    contiguous.push_back(std::move(c));
   }
 
   const std::string text = header_text(header);

@@ -85,6 +85,33 @@ float CrossEntropyForward(const float* logits, const int64_t* targets, float* ls
   return n > 0 ? static_cast<float>(loss / n) : 0.f;
 }
 
+// One row of the backward: dx += scale * (exp(x - lse) - uniform), then the target's share.
+// (A function of its own: see WeightedBackwardRow.)
+HWY_NOINLINE void BackwardRow(const float* x, float* dx, int64_t target, float shift, float scale, float uniform,
+                              int64_t classes, float smoothing) {
+  Map2Acc(x, x, dx, classes, [&](auto d, auto xv, auto, auto acc) {
+    const auto p = hn::Sub(Exp(d, hn::Sub(xv, hn::Set(d, shift))), hn::Set(d, uniform));
+    return hn::MulAdd(hn::Set(d, scale), p, acc);
+  });
+  dx[target] -= scale * (1.0f - smoothing);
+}
+
+// One row of the weighted backward. A function of its own, not the body of the parallel loop:
+// clang 14 outlines an OpenMP loop body without the SIMD target attribute here and then cannot
+// select the target's instructions (roundps for SSE4) inside it.
+HWY_NOINLINE void WeightedBackwardRow(const float* x, float* dx, int64_t target, float shift, float scale,
+                                      float spread, float all_weights, int64_t classes, float smoothing,
+                                      const float* w) {
+  const float wt = w[target];
+  const float p_scale = scale * ((1.0f - smoothing) * wt + spread * all_weights);
+  Map2Acc(x, x, dx, classes, [&](auto d, auto xv, auto, auto acc) {
+    return hn::MulAdd(hn::Set(d, p_scale), Exp(d, hn::Sub(xv, hn::Set(d, shift))), acc);
+  });
+  if (smoothing > 0.f)
+    for (int64_t c = 0; c < classes; ++c) dx[c] -= scale * spread * w[c];
+  dx[target] -= scale * (1.0f - smoothing) * wt;
+}
+
 // The weighted backward: dx += (g / W) ((1 - s) w[t] (p - onehot) + (s / C) (p sum_c w[c] - w)).
 void WeightedBackward(const float* logits, const int64_t* targets, const float* lse, float g, float* dlogits,
                       int64_t rows, int64_t classes, int64_t ignore_index, float smoothing, const float* w) {
@@ -96,16 +123,8 @@ void WeightedBackward(const float* logits, const int64_t* targets, const float* 
 #pragma omp parallel for schedule(static) if (rows * classes > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] == ignore_index) continue;
-    const float* x = logits + r * classes;
-    float* dx = dlogits + r * classes;
-    const float shift = lse[r], wt = w[targets[r]];
-    const float p_scale = scale * ((1.0f - smoothing) * wt + spread * all_weights);
-    Map2Acc(x, x, dx, classes, [&](auto d, auto xv, auto, auto acc) {
-      return hn::MulAdd(hn::Set(d, p_scale), Exp(d, hn::Sub(xv, hn::Set(d, shift))), acc);
-    });
-    if (smoothing > 0.f)
-      for (int64_t c = 0; c < classes; ++c) dx[c] -= scale * spread * w[c];
-    dx[targets[r]] -= scale * (1.0f - smoothing) * wt;
+    WeightedBackwardRow(logits + r * classes, dlogits + r * classes, targets[r], lse[r], scale, spread, all_weights,
+                        classes, smoothing, w);
   }
 }
 
@@ -123,15 +142,7 @@ void CrossEntropyBackward(const float* logits, const int64_t* targets, const flo
 #pragma omp parallel for schedule(static) if (rows * classes > (1 << 14))
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] == ignore_index) continue;
-    const float* x = logits + r * classes;
-    float* dx = dlogits + r * classes;
-    const float shift = lse[r];
-    // dx += scale * (exp(x - lse) - uniform)
-    Map2Acc(x, x, dx, classes, [&](auto d, auto xv, auto, auto acc) {
-      const auto p = hn::Sub(Exp(d, hn::Sub(xv, hn::Set(d, shift))), hn::Set(d, uniform));
-      return hn::MulAdd(hn::Set(d, scale), p, acc);
-    });
-    dx[targets[r]] -= scale * (1.0f - smoothing);
+    BackwardRow(logits + r * classes, dlogits + r * classes, targets[r], lse[r], scale, uniform, classes, smoothing);
   }
 }
 

@@ -5,6 +5,24 @@
 
 namespace heed::nn {
 
+int64_t encoder_parameters(int64_t dim, int64_t depth, int64_t mlp_hidden) {
+  const double d = double(dim), h = double(mlp_hidden);
+  const double layer = 4 * d * d + 4 * d + 4 * d + 2 * d * h + h + d;  // qkv, proj; norms; fc1, fc2
+  const double total = layer * double(depth);
+  return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
+}
+
+int64_t encoder_activation_floats(int64_t batch, int64_t tokens, int64_t dim, int64_t depth, int64_t heads,
+                                  int64_t mlp_hidden) {
+  // Per layer and token: norms, qkv, attention output, projection, residuals (about 12 x dim)
+  // and the MLP's hidden pre- and post-GELU (2 x hidden); plus the probabilities per head.
+  const double rows = double(batch) * double(tokens);
+  const double per_layer = rows * (12.0 * double(dim) + 2.0 * double(mlp_hidden)) +
+                           double(batch) * double(heads) * double(tokens) * double(tokens);
+  const double total = per_layer * double(depth);
+  return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
+}
+
 namespace {
 MultiHeadAttentionOptions attention_options(const EncoderLayerOptions& o) {
   MultiHeadAttentionOptions a;

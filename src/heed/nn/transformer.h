@@ -18,6 +18,16 @@ struct EncoderLayerOptions {
   MultiHeadAttentionOptions::Naming naming = MultiHeadAttentionOptions::Naming::Timm;
 };
 
+// Parameters of `depth` encoder layers of width `dim` and MLP width `mlp_hidden` (attention
+// qkv + proj, two LayerNorms, the MLP), from the shapes alone: for memory estimates before a
+// model is built.
+int64_t encoder_parameters(int64_t dim, int64_t depth, int64_t mlp_hidden);
+// Floats a training step keeps for backward through such layers on `batch` sequences of
+// `tokens` tokens: the per-token activations of each layer (an upper estimate) and the
+// attention probabilities of the composed path. For memory estimates.
+int64_t encoder_activation_floats(int64_t batch, int64_t tokens, int64_t dim, int64_t depth, int64_t heads,
+                                  int64_t mlp_hidden);
+
 class TransformerEncoderLayer : public Module {
  public:
   TransformerEncoderLayer(const EncoderLayerOptions& options, Rng& rng);

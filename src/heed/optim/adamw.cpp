@@ -23,7 +23,7 @@ AdamW::AdamW(std::vector<Param> params, const AdamWOptions& options)
     : Optimizer(std::move(params), options.lr, "AdamW"), options_(options) {
   check_options(options_);
   exp_avg_ = add_state("exp_avg");
-  exp_avg_sq_ = add_state("exp_avg_sq");
+  exp_avg_sq_ = add_state("exp_avg_sq", /*counter=*/false, /*non_negative=*/true);
   steps_ = add_state("step", /*counter=*/true);
 }
 

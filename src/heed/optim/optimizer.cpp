@@ -68,8 +68,8 @@ void Optimizer::set_lr(float lr) {
   lr_ = lr;
 }
 
-int Optimizer::add_state(const std::string& kind, bool counter) {
-  StateKind state{kind, counter, {}};
+int Optimizer::add_state(const std::string& kind, bool counter, bool non_negative) {
+  StateKind state{kind, counter, non_negative, {}};
   state.tensors.reserve(params_.size());
   for (const Shape& shape : shapes_)
     state.tensors.push_back(counter ? Tensor::zeros({}, DType::I64) : Tensor::zeros(shape));
@@ -109,7 +109,7 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
 }
 
 void Optimizer::check_state_entry(const std::map<std::string, Tensor>& named,
-                                  const std::string& key, const Tensor& want) const {
+                                  const std::string& key, const Tensor& want, bool non_negative) const {
   const auto it = named.find(key);
   HEED_CHECK(it != named.end(), kind_, "::load_state: missing '", key, "' ", want.str());
   const Tensor& got = it->second;
@@ -119,6 +119,15 @@ void Optimizer::check_state_entry(const std::map<std::string, Tensor>& named,
   if (want.dtype() == DType::I64)
     HEED_CHECK(*got.i64() >= 0, kind_, "::load_state: counter '", key, "' is negative (",
                *got.i64(), ")");
+  if (want.dtype() == DType::F32) {
+    const Tensor c = got.contiguous();
+    const float* p = c.f32();
+    for (int64_t j = 0; j < c.numel(); ++j) {
+      HEED_CHECK(std::isfinite(p[j]), kind_, "::load_state: '", key, "' holds ", p[j], " at element ", j);
+      HEED_CHECK(!non_negative || p[j] >= 0, kind_, "::load_state: '", key, "' holds ", p[j], " at element ",
+                 j, "; it must not be negative (a damaged checkpoint)");
+    }
+  }
 }
 
 void Optimizer::load_state(const std::map<std::string, Tensor>& named) {
@@ -127,7 +136,7 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& named) {
   size_t expected = 1;
   for (const StateKind& kind : state_)
     for (size_t i = 0; i < params_.size(); ++i, ++expected)
-      check_state_entry(named, state_key(kind, i), kind.tensors[i]);
+      check_state_entry(named, state_key(kind, i), kind.tensors[i], kind.non_negative);
   if (named.size() != expected) {  // every expected key is present, so some are extra
     std::set<std::string> names{"step"};
     for (const StateKind& kind : state_)

@@ -74,8 +74,10 @@ class Optimizer {
   Optimizer(std::vector<Param> params, float lr, const char* kind);
 
   // Registers a state kind: one zero tensor per parameter, shaped like the parameter, or a 0-d
-  // i64 counter when `counter`. Returns the index for state_tensor(). Call from constructors.
-  int add_state(const std::string& kind, bool counter = false);
+  // i64 counter when `counter`. A `non_negative` kind (AdamW's second moments) must have no
+  // negative value on load_state: one would give NaN at the next step. Returns the index for
+  // state_tensor(). Call from constructors.
+  int add_state(const std::string& kind, bool counter = false, bool non_negative = false);
   Tensor& state_tensor(int kind, size_t param) { return state_[kind].tensors[param]; }
 
   // Parameter i's gradient, or nullptr when it has none. Checks (cheaply, per tensor) that the
@@ -87,13 +89,13 @@ class Optimizer {
  private:
   struct StateKind {
     std::string name;
-    bool counter;
+    bool counter, non_negative;
     std::vector<Tensor> tensors;  // one per parameter
   };
 
   std::string state_key(const StateKind& kind, size_t i) const;  // "<kind>.<param name>"
   void check_state_entry(const std::map<std::string, Tensor>& named, const std::string& key,
-                         const Tensor& want) const;
+                         const Tensor& want, bool non_negative = false) const;
 
   std::vector<Param> params_;
   std::vector<Shape> shapes_;  // at construction; the state tensors' shapes

@@ -1,5 +1,7 @@
 #include "heed/tasks/classification.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cmath>
 
@@ -49,6 +51,16 @@ class ClassificationEvaluator : public train::Evaluator {
   std::vector<int64_t> predictions_, truth_;
 };
 }  // namespace
+
+void check_class_names(const std::vector<std::string>& class_names, const char* key) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < class_names.size(); ++i) {
+    HEED_CHECK(class_names[i].find('\0') == std::string::npos, "config: ", key, "[", i,
+               "] contains a NUL character; class names are shown in reports, where it would cut them short");
+    HEED_CHECK(seen.insert(class_names[i]).second, "config: ", key, "[", i, "] '", class_names[i],
+               "' appears twice");
+  }
+}
 
 void check_selection(const std::string& select, const std::vector<std::string>& class_names,
                      const char* key) {

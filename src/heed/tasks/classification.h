@@ -38,6 +38,10 @@ class ClassificationTask : public train::Task {
   int64_t select_class_ = -1;  // f1 of this class; -1: accuracy; -2: macro F1
 };
 
+// Class names that reports and JSON can show whole: unique, and without NUL characters (which
+// would cut a text report short). `key` names the config key in the error.
+void check_class_names(const std::vector<std::string>& class_names, const char* key);
+
 // The classes a name like "f1:spam" refers to, or an error naming the key and the choices.
 void check_selection(const std::string& select, const std::vector<std::string>& class_names,
                      const char* key);

@@ -14,6 +14,7 @@
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
 #include "heed/train/config_json.h"
+#include "heed/train/resources.h"
 
 namespace heed::tasks {
 
@@ -184,6 +185,7 @@ nn::Batch ImageDataset::batch(const std::vector<int64_t>& indices, const train::
 
 namespace {
 std::vector<std::string> class_names_for(const ImageDataOptions& d, int64_t classes) {
+  check_class_names(d.class_names, "data.class_names");
   if (!d.class_names.empty()) {
     HEED_CHECK(int64_t(d.class_names.size()) == classes, "config: data.class_names lists ",
                d.class_names.size(), " names but the data has ", classes, " classes");
@@ -192,6 +194,23 @@ std::vector<std::string> class_names_for(const ImageDataOptions& d, int64_t clas
   std::vector<std::string> names;
   for (int64_t i = 0; i < classes; ++i) names.push_back(std::to_string(i));
   return names;
+}
+
+// The test split that train_command evaluates after training, checked before it: same image
+// shape, labels within the classes. Absent is allowed (then only validation figures).
+void check_test_split(const ImageClassifierConfig& c) {
+  if (!data::has_idx_split(c.data.dir, "t10k")) {
+    std::fprintf(stderr, "no test split (t10k-*) in %s: only validation figures will be reported\n",
+                 c.data.dir.c_str());
+    return;
+  }
+  const data::ImageSet test = data::load_idx_split(c.data.dir, "t10k");
+  HEED_CHECK(test.images.size(1) == c.model.channels && test.images.size(2) == c.model.image_height &&
+                 test.images.size(3) == c.model.image_width,
+             test.images_path, ": test images are ", test.images.size(1), "x", test.images.size(2), "x",
+             test.images.size(3), " (channels x height x width), the training images ", c.model.channels, "x",
+             c.model.image_height, "x", c.model.image_width, ": a different image size");
+  data::check_labels(test, c.model.num_classes, false);
 }
 
 std::vector<int64_t> all_indices(int64_t n) {
@@ -203,7 +222,7 @@ std::vector<int64_t> all_indices(int64_t n) {
 
 train::EvalResult evaluate(nn::VisionTransformer& model, const Tensor& images, const Tensor& labels,
                            int64_t batch_size, const std::vector<std::string>& class_names, int replicas) {
-  const ImageDataset data({images, labels, int64_t(class_names.size())}, {});
+  const ImageDataset data({images, labels, int64_t(class_names.size()), {}, {}}, {});
   const train::ShuffledBatches plan(all_indices(images.size(0)), batch_size, false, false, 0);
   const ClassificationTask task(kImageClassification, class_names, 0.f);
   return train::evaluate(model, task, data, plan, replicas);
@@ -214,16 +233,25 @@ train::EvalResult evaluate(nn::VisionTransformer& model, const Tensor& images, c
 train::TrainResult train_image_classifier(const ImageClassifierConfig& config_in, const std::string& out_dir,
                                           bool resume) {
   ImageClassifierConfig config = config_in;
-  if (config.train.threads > 0) set_num_threads(config.train.threads);
+  train::apply_threads(config.train);
 
-  // Data: shape and classes come from the files.
+  // Data: shape and classes come from the files (or the classes from data.class_names).
   data::ImageSet all = data::load_idx_split(config.data.dir, "train");
   config.model.channels = all.images.size(1);
   config.model.image_height = all.images.size(2);
   config.model.image_width = all.images.size(3);
-  config.model.num_classes = all.num_classes;
+  const bool named = !config.data.class_names.empty();
+  config.model.num_classes = named ? int64_t(config.data.class_names.size()) : all.num_classes;
+  data::check_labels(all, config.model.num_classes, !named);
   config.model.validate();
-  config.data.class_names = class_names_for(config.data, all.num_classes);
+  const nn::VitConfig& m = config.model;
+  train::check_training_memory({m.parameter_count(),
+                                nn::encoder_activation_floats(config.train.batch_size, m.num_patches() + 1, m.dim,
+                                                              m.depth, m.heads, m.mlp_hidden()),
+                                train::replica_count(config.train)},
+                               "model.dim, model.depth, model.patch_size, train.batch_size");
+  config.data.class_names = class_names_for(config.data, config.model.num_classes);
+  check_test_split(config);  // now, not after hours of training
   auto [train_idx, val_idx] =
       data::split_indices(all.images.size(0), config.data.validation_fraction, config.train.seed);
   // Statistics of the training split only.
@@ -298,23 +326,20 @@ Tensor load_inputs(const std::string& path, const nn::VitConfig& c) {
 }
 
 namespace {
-void train_command(const TrainCommand& cmd) {
-  nlohmann::json json = cmd.config;
-  if (!cmd.data.empty()) json["data"]["dir"] = cmd.data;
-  ImageClassifierConfig config;
-  try {
-    config = parse_config(json);  // fails before any work
-  } catch (const Error& e) {
-    detail::fail(cmd.config_path, ": ", e.what());
-  }
+int train_command(const TrainCommand& cmd) {
+  const ImageClassifierConfig config = parse_train_config(cmd, [&](nlohmann::json json) {
+    if (!cmd.data.empty()) json["data"]["dir"] = cmd.data;
+    return parse_config(json);
+  });
+  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
   const train::TrainResult r = train_image_classifier(config, cmd.out, cmd.resume);
-  if (r.interrupted) return;
+  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
   std::printf("trained %ld epochs in %.1f s; best validation accuracy %.4f; checkpoints %s, %s\n",
               long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
   // The test split, when there is one, through the best checkpoint (as `heed eval` does).
   const std::string& dir = config.data.dir;
   namespace fs = std::filesystem;
-  if (!fs::exists(dir + "/t10k-images-idx3-ubyte.gz") && !fs::exists(dir + "/t10k-images-idx3-ubyte")) return;
+  if (!fs::exists(dir + "/t10k-images-idx3-ubyte.gz") && !fs::exists(dir + "/t10k-images-idx3-ubyte")) return 0;
   LoadedModel m = load_model(r.best_path);
   data::ImageSet test = data::load_idx_split(dir, "t10k");
   data::normalize_inplace(test.images, m.info.normalization);
@@ -322,6 +347,7 @@ void train_command(const TrainCommand& cmd) {
                                        m.info.config.data.class_names);
   std::printf("Test set (%s, %ld images), model %s:\n\n%s", dir.c_str(), long(test.images.size(0)),
               r.best_path.c_str(), e.text.c_str());
+  return 0;
 }
 
 void eval_command(const EvalCommand& cmd) {

@@ -1,3 +1,4 @@
+#include "heed/train/resources.h"
 #include "heed/tasks/masked_lm.h"
 
 #include <algorithm>
@@ -169,7 +170,7 @@ Texts read_corpus(const std::vector<std::string>& paths, const TextInputOptions&
 train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::string& out_dir, bool resume) {
   MaskedLmConfig config = config_in;
   const TextInputOptions& in = config.data.input;
-  if (config.train.threads > 0) set_num_threads(config.train.threads);
+  train::apply_threads(config.train);
   std::vector<std::string> train_files = {in.train};
   train_files.insert(train_files.end(), config.data.extra_train.begin(), config.data.extra_train.end());
   const Texts corpus = read_corpus(train_files, in);
@@ -185,6 +186,17 @@ train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::s
   Texts train_texts;
   train_texts.path = corpus.path;
   for (int64_t i : train_idx) train_texts.fields.push_back(corpus.fields[size_t(i)]);
+  {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
+    nn::TextEncoderConfig m = config.model;
+    m.vocab_size = std::max(m.vocab_size, in.vocab_size);
+    m.validate();
+    train::check_training_memory({m.parameter_count(false),
+                                  nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth,
+                                                                m.heads, m.mlp_hidden()) +
+                                      config.train.batch_size * in.max_tokens * m.vocab_size,  // the vocabulary logits
+                                  train::replica_count(config.train)},
+                                 "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
+  }
   const data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
   config.model.vocab_size = tokenizer.vocab_size();
   config.model.validate();
@@ -258,19 +270,16 @@ LoadedMlm load_mlm(const train::Checkpoint& ckpt) {
   return out;
 }
 
-void train_command(const TrainCommand& cmd) {
+int train_command(const TrainCommand& cmd) {
   HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train (--set data.train=FILE), "
              "not --data");
-  MaskedLmConfig config;
-  try {
-    config = parse_masked_lm_config(cmd.config);
-  } catch (const Error& e) {
-    detail::fail(cmd.config_path, ": ", e.what());
-  }
+  const MaskedLmConfig config = parse_train_config(cmd, [](const nlohmann::json& json) { return parse_masked_lm_config(json); });
+  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
   const train::TrainResult r = train_masked_lm(config, cmd.out, cmd.resume);
-  if (r.interrupted) return;
+  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
   std::printf("trained %ld epochs in %.1f s; best validation masked-token accuracy %.4f; checkpoints %s, %s\n",
               long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
+  return 0;
 }
 
 void eval_command(const EvalCommand& cmd) {

@@ -1,5 +1,8 @@
 #include "heed/tasks/registry.h"
 
+#include <cstdio>
+#include <filesystem>
+
 #include "heed/core/error.h"
 #include "heed/tasks/image_classification.h"
 #include "heed/tasks/masked_lm.h"
@@ -14,6 +17,19 @@ const std::vector<const TaskEntry*>& entries() {
   return all;
 }
 }  // namespace
+
+std::shared_ptr<train::RunDirectory> claim_run_directory(const TrainCommand& cmd) {
+  const train::RunMode mode = cmd.resume      ? train::RunMode::Resume
+                              : cmd.overwrite ? train::RunMode::Overwrite
+                                              : train::RunMode::Fresh;
+  std::shared_ptr<train::RunDirectory> run = train::RunDirectory::claim(cmd.out, mode);
+  if (!run->moved_to().empty())
+    std::fprintf(stderr, "moved the previous run in %s to %s\n", cmd.out.c_str(), run->moved_to().c_str());
+  if (cmd.resume)
+    HEED_CHECK(std::filesystem::exists(cmd.out + "/last.safetensors"), cmd.out, ": no run to resume (", cmd.out,
+               "/last.safetensors does not exist); train without --resume to start one");
+  return run;
+}
 
 const TaskEntry& find_task(const std::string& name) {
   for (const TaskEntry* e : entries())

@@ -4,21 +4,50 @@
 // registry.cpp (docs/adding-a-task.md).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "heed/core/error.h"
 #include "heed/train/checkpoint.h"
+#include "heed/train/run_directory.h"
 
 namespace heed::tasks {
 
 struct TrainCommand {
-  nlohmann::json config;    // after --set overrides
+  nlohmann::json config;       // after --set overrides
+  nlohmann::json file_config;  // before them (to tell a bad file from a bad --set)
+  std::vector<std::string> overrides;  // the --set arguments
   std::string config_path;  // for messages
   std::string data;         // --data, or empty
-  std::string out;          // output directory
-  bool resume = false;
+  std::string out;          // output directory (claimed by the CLI: train/run_directory.h)
+  bool resume = false, overwrite = false;
 };
+
+// Claims the command's output directory (train/run_directory.h) for the run: after the config
+// parsed, before any data is read. Says where --overwrite moved a previous run.
+std::shared_ptr<train::RunDirectory> claim_run_directory(const TrainCommand& cmd);
+
+// Parses the command's config with a task's `parse(json)` before any work. The error names the
+// config file, or the --set overrides when the file alone parses.
+template <class Parse>
+auto parse_train_config(const TrainCommand& cmd, Parse&& parse) -> decltype(parse(cmd.config)) {
+  try {
+    return parse(cmd.config);
+  } catch (const Error& e) {
+    bool file_parses = false;
+    if (!cmd.overrides.empty()) try {
+        parse(cmd.file_config);
+        file_parses = true;
+      } catch (const Error&) {
+      }
+    if (!file_parses) detail::fail(cmd.config_path, ": ", e.what());
+    std::string sets;
+    for (const std::string& o : cmd.overrides) sets += (sets.empty() ? "--set " : ", --set ") + o;
+    detail::fail(sets, ": ", e.what());
+  }
+}
 
 struct EvalCommand {
   train::Checkpoint checkpoint;
@@ -38,7 +67,7 @@ struct PredictCommand {
 struct TaskEntry {
   const char* name;
   const char* summary;  // one line for `heed train --help`
-  void (*train)(const TrainCommand&);
+  int (*train)(const TrainCommand&);  // the exit status: 0, or 128 + the signal that stopped it
   void (*eval)(const EvalCommand&);
   void (*predict)(const PredictCommand&);
 };

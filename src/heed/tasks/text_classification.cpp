@@ -1,3 +1,4 @@
+#include "heed/train/resources.h"
 #include "heed/tasks/text_classification.h"
 
 #include <algorithm>
@@ -123,6 +124,8 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
   const data::TextTable train_table = data::read_text_table(in.train);
   HEED_CHECK(!train_table.records.empty(), in.train, ": no records");
   config.data.class_names = classes_for(train_table, config.data);
+  check_class_names(config.data.class_names, config.data.class_names.empty() ? "data.class_names" :
+                    "data.class_names (or the training labels)");
   check_selection(config.data.select_metric, config.data.class_names, "data.select_metric");
   Texts all = read_texts(train_table, in);
   report_text_fixes(all);
@@ -156,6 +159,17 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
   HEED_CHECK(config.data.class_weights.empty() || config.data.class_weights.size() == config.data.class_names.size(),
              "config: data.class_weights has ", config.data.class_weights.size(), " values for the ",
              config.data.class_names.size(), " classes");
+  {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
+    nn::TextEncoderConfig m = config.model.encoder;
+    m.vocab_size = std::max(m.vocab_size, in.vocab_size);
+    m.num_classes = int64_t(config.data.class_names.size());
+    m.validate();
+    train::check_training_memory({m.parameter_count(true),
+                                  nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth,
+                                                                m.heads, m.mlp_hidden()),
+                                  train::replica_count(config.train)},
+                                 "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
+  }
   data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
   config.model.encoder.vocab_size = tokenizer.vocab_size();
   config.model.encoder.num_classes = int64_t(config.data.class_names.size());
@@ -177,7 +191,7 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
 }
 
 train::TrainResult train_text_classifier(const TextClassifierConfig& config_in, const std::string& out_dir, bool resume) {
-  if (config_in.train.threads > 0) set_num_threads(config_in.train.threads);
+  train::apply_threads(config_in.train);
   const PreparedTextClassification run = prepare_text_classification(config_in);
   const TextClassifierConfig& config = run.config;
   const TextDataset& train_data = *run.train_data;
@@ -245,24 +259,21 @@ train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string&
 // ---------------------------------------------------------------- commands
 
 namespace {
-void train_command(const TrainCommand& cmd) {
+int train_command(const TrainCommand& cmd) {
   HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train, data.validation and "
              "data.test (--set data.train=FILE), not --data");
-  TextClassifierConfig config;
-  try {
-    config = parse_text_classifier_config(cmd.config);
-  } catch (const Error& e) {
-    detail::fail(cmd.config_path, ": ", e.what());
-  }
+  const TextClassifierConfig config = parse_train_config(cmd, [](const nlohmann::json& json) { return parse_text_classifier_config(json); });
+  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
   const train::TrainResult r = train_text_classifier(config, cmd.out, cmd.resume);
-  if (r.interrupted) return;
+  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
   std::printf("trained %ld epochs in %.1f s; best validation %s %.4f; checkpoints %s, %s\n", long(r.epochs_done),
               r.seconds, config.data.select_metric.c_str(), r.best_metric, r.best_path.c_str(), r.last_path.c_str());
-  if (config.data.input.test.empty()) return;
+  if (config.data.input.test.empty()) return 0;
   LoadedTextClassifier m = load_text_classifier(train::read_checkpoint(r.best_path));
   const train::EvalResult e = evaluate_text_file(m, config.data.input.test);
   std::printf("Test set (%s, %ld records), model %s:\n\n%s", config.data.input.test.c_str(),
               long(e.json.value("total", 0)), r.best_path.c_str(), e.text.c_str());
+  return 0;
 }
 
 void eval_command(const EvalCommand& cmd) {

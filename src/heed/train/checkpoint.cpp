@@ -1,6 +1,7 @@
 #include "heed/train/checkpoint.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "heed/io/json_limits.h"
 #include "heed/io/safetensors.h"
@@ -21,6 +22,8 @@ json trainer_json(const CheckpointMeta& meta) {
   j["global_step"] = s.global_step;
   j["best_metric"] = s.has_best ? json(s.best_metric) : json(nullptr);
   j["seed_state"] = {s.seed_state.first, s.seed_state.second};
+  j["epoch_loss_sum"] = s.epoch_loss_sum;
+  j["epoch_loss_count"] = s.epoch_loss_count;
   return j;
 }
 
@@ -60,6 +63,9 @@ void write_checkpoint(const std::string& path, nn::Module& model, const Checkpoi
 
 Checkpoint read_checkpoint(const std::string& path) {
   io::SafetensorsFile file = io::read_safetensors(path);
+  if (!file.checksummed)  // older heed, or converted by a tool: loads, but cannot be verified
+    std::fprintf(stderr, "heed: notice: %s has no checksums (written by an older heed or converted "
+                 "from another framework); its data cannot be verified\n", path.c_str());
   auto meta = [&](const char* key) {
     auto it = file.metadata.find(key);
     HEED_CHECK(it != file.metadata.end(), path, ": not a heed checkpoint (metadata '", key, "' missing)");
@@ -88,7 +94,14 @@ Checkpoint read_checkpoint(const std::string& path) {
   const auto seeds = field<std::vector<uint64_t>>(trainer, "seed_state", path);
   HEED_CHECK(seeds.size() == 2, path, ": checkpoint metadata 'seed_state' must hold 2 numbers");
   s.seed_state = {seeds[0], seeds[1]};
-  for (const char* key : {"epoch", "batch", "global_step", "best_metric", "best_val_accuracy", "seed_state"})
+  // Absent from files written before they existed: a resumed epoch then logs its remainder.
+  if (trainer.contains("epoch_loss_sum")) s.epoch_loss_sum = field<double>(trainer, "epoch_loss_sum", path);
+  if (trainer.contains("epoch_loss_count")) s.epoch_loss_count = field<int64_t>(trainer, "epoch_loss_count", path);
+  HEED_CHECK(std::isfinite(s.epoch_loss_sum) && s.epoch_loss_count >= 0 && s.epoch_loss_count <= s.batch,
+             path, ": checkpoint metadata 'trainer' has an impossible epoch loss (", s.epoch_loss_sum, " over ",
+             s.epoch_loss_count, " steps)");
+  for (const char* key : {"epoch", "batch", "global_step", "best_metric", "best_val_accuracy", "seed_state",
+                          "epoch_loss_sum", "epoch_loss_count"})
     trainer.erase(key);
   out.meta.trainer_extras = trainer;
   for (const auto& [key, value] : file.metadata)

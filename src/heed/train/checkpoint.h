@@ -23,6 +23,11 @@ struct TrainerState {
   bool has_best = false;         // whether any epoch has been evaluated
   double best_metric = 0;        // the best validation metric so far (the task says which)
   std::pair<uint64_t, uint64_t> seed_state{0, 0};  // nn::seed_state(): dropout's stream
+  // The current epoch's running training loss (sum and count of step losses so far), so that a
+  // run resumed mid-epoch still logs the whole epoch's figure. (No clock time: checkpoints of
+  // one config and seed are bit-identical.)
+  double epoch_loss_sum = 0;
+  int64_t epoch_loss_count = 0;
 };
 
 struct CheckpointMeta {

@@ -55,4 +55,11 @@ void visit(V& v, TrainOptions& o) {
 // Checks between fields (min_lr <= lr, warmup_epochs <= epochs), naming the keys.
 void validate(const TrainOptions& o);
 
+// The data-parallel replicas of a run: train.replicas, or one per thread.
+int replica_count(const TrainOptions& o);
+
+// Sets the thread count of train.threads (0: leaves it), refusing counts far beyond this
+// machine's hardware threads.
+void apply_threads(const TrainOptions& o);
+
 }  // namespace heed::train

@@ -21,21 +21,28 @@ namespace heed::train {
 using nlohmann::json;
 
 namespace {
-std::atomic<bool> g_interrupted{false};  // lock-free, so safe to set from a signal handler
-static_assert(std::atomic<bool>::is_always_lock_free);
-void on_interrupt(int) { g_interrupted = true; }
+std::atomic<int> g_signal{0};  // lock-free, so safe to set from a signal handler
+static_assert(std::atomic<int>::is_always_lock_free);
+void on_signal(int signal) { g_signal = signal; }
 
-// Installs the Ctrl-C handler for the lifetime of a training run.
+// Catches SIGINT (Ctrl-C) and SIGTERM (what batch schedulers, systemd and container runtimes
+// send) for the lifetime of a training run: the loop saves at the exact step and returns.
 class InterruptScope {
  public:
-  InterruptScope() : previous_(std::signal(SIGINT, on_interrupt)) { g_interrupted = false; }
-  ~InterruptScope() { std::signal(SIGINT, previous_); }
+  InterruptScope() : int_(std::signal(SIGINT, on_signal)), term_(std::signal(SIGTERM, on_signal)) { g_signal = 0; }
+  ~InterruptScope() {
+    std::signal(SIGINT, int_);
+    std::signal(SIGTERM, term_);
+  }
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
 
  private:
-  void (*previous_)(int);
+  void (*int_)(int);
+  void (*term_)(int);
 };
+
+const char* signal_name(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, nn::Module& model) {
   std::vector<optim::Param> params = optim::make_params(model.named_parameters());
@@ -61,8 +68,6 @@ void append_jsonl(const std::string& path, const json& line) {
   out.flush();
   HEED_CHECK(out, path, ": cannot write the metrics log");
 }
-
-int replica_count(const TrainOptions& o) { return o.replicas > 0 ? o.replicas : num_threads(); }
 
 bool better(const Task& task, double value, const TrainerState& state) {
   if (!state.has_best) return true;
@@ -129,7 +134,8 @@ TrainResult fit(TrainSetup& s) {
   const TrainOptions& o = s.options;
   nn::Model& model = *s.model;
   const Task& task = *s.task;
-  std::filesystem::create_directories(s.out_dir);
+  const std::shared_ptr<RunDirectory> run_dir =
+      RunDirectory::claim(s.out_dir, s.resume ? RunMode::Resume : RunMode::Fresh);
   const std::string last_path = s.out_dir + "/last.safetensors", best_path = s.out_dir + "/best.safetensors";
   const std::string log_path = s.out_dir + "/metrics.jsonl";
 
@@ -177,7 +183,10 @@ TrainResult fit(TrainSetup& s) {
                long(steps_per_epoch), num_threads(), replicas);
 
   InterruptScope interrupt_scope;
-  TrainResult result{state.has_best, state.best_metric, 0, 0, false, best_path, last_path};
+  TrainResult result{state.has_best, state.best_metric, 0, 0, false, 0, best_path, last_path};
+  auto run_seconds = [&] {  // of this process (checkpoints hold no clock time)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  };
   auto save = [&](const std::string& path) {
     state.seed_state = nn::seed_state();
     write_checkpoint(path, model, meta, optimizer->state());
@@ -188,8 +197,8 @@ TrainResult fit(TrainSetup& s) {
   for (; state.epoch < o.epochs; ++state.epoch, state.batch = 0) {
     Progress progress(state.epoch, o.epochs, steps_per_epoch, o.log_every, run);
     loader.start_epoch(state.epoch, state.batch);
-    double loss_sum = 0;
-    int64_t loss_count = 0;
+    double& loss_sum = state.epoch_loss_sum;  // in the state: a resumed epoch logs all its steps
+    int64_t& loss_count = state.epoch_loss_count;
     while (std::optional<nn::Batch> batch = loader.next()) {
       optimizer->set_lr(optim::learning_rate(schedule, state.global_step));
       const float value = parallel.train_step(*batch, task);
@@ -207,26 +216,30 @@ TrainResult fit(TrainSetup& s) {
       loss_sum += value;
       ++loss_count;
       progress.update(state.batch, state.global_step, loss_sum / double(loss_count), batch->size());
-      if (g_interrupted) {  // Ctrl-C: keep the exact position so --resume continues from here
+      if (const int signal = g_signal) {  // keep the exact position: --resume continues from here
         save(last_path);
-        progress.finish("interrupted: saved " + last_path + " (resume with --resume)");
+        progress.finish(std::string("interrupted by ") + signal_name(signal) + ": saved " + last_path +
+                        " (continue with --resume)");
         result.interrupted = true;
+        result.signal = signal;
         return result;
       }
     }
     const EvalResult val = evaluate(model, task, *s.validation_data, *s.validation_plan, replicas);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+    const double elapsed = run_seconds();
     const bool best = better(task, val.metric, state);
     if (best) {
       state.has_best = true;
       state.best_metric = val.metric;
     }
+    const double train_loss = loss_sum / double(std::max<int64_t>(loss_count, 1));
     ++state.epoch;  // the saved position is the start of the next epoch
     state.batch = 0;
+    state.epoch_loss_sum = 0;
+    state.epoch_loss_count = 0;
     save(last_path);
     if (best) save(best_path);  // atomic, like last
     --state.epoch;
-    const double train_loss = loss_sum / double(std::max<int64_t>(loss_count, 1));
     append_jsonl(log_path, {{"epoch", state.epoch + 1}, {"step", state.global_step}, {"train_loss", train_loss},
                             {"val_loss", val.loss}, {"val_" + task.metric_name(), val.metric},
                             {"lr", optimizer->lr()}, {"seconds", elapsed}});
@@ -238,13 +251,20 @@ TrainResult fit(TrainSetup& s) {
     result.epochs_done = state.epoch + 1;
     result.has_best = state.has_best;
     result.best_metric = state.best_metric;
+    if (const int signal = g_signal) {  // during the evaluation: last is the next epoch's start
+      std::fprintf(stderr, "interrupted by %s: saved %s (continue with --resume)\n", signal_name(signal),
+                   last_path.c_str());
+      result.interrupted = true;
+      result.signal = signal;
+      return result;
+    }
     if (o.time_limit_minutes > 0 && elapsed > o.time_limit_minutes * 60) {
       std::fprintf(stderr, "time limit of %.1f minutes reached\n", o.time_limit_minutes);
       ++state.epoch;
       break;
     }
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  result.seconds = run_seconds();
   return result;
 }
 

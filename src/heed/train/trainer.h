@@ -12,6 +12,7 @@
 #include "heed/train/batch_loader.h"
 #include "heed/train/checkpoint.h"
 #include "heed/train/options.h"
+#include "heed/train/run_directory.h"
 #include "heed/train/task.h"
 
 namespace heed::train {
@@ -39,12 +40,16 @@ struct TrainResult {
   bool has_best = false;
   double best_metric = 0, seconds = 0;
   int64_t epochs_done = 0;
-  bool interrupted = false;
+  bool interrupted = false;  // by `signal` (SIGINT or SIGTERM): last was saved at the exact step
+  int signal = 0;
   std::string best_path, last_path;
 };
 
 // Trains: <out_dir>/{last,best}.safetensors and <out_dir>/metrics.jsonl. With `resume`,
-// continues from <out_dir>/last.safetensors exactly where it stopped.
+// continues from <out_dir>/last.safetensors exactly where it stopped; without, refuses a
+// directory that holds a run (unless the caller claimed it already, e.g. with
+// RunMode::Overwrite: train/run_directory.h). SIGINT and SIGTERM save last at the exact step and
+// return with `interrupted`.
 TrainResult fit(TrainSetup& setup);
 
 // Evaluates `model` on the plan's batches of `data` (in eval mode, without gradients) over

@@ -21,12 +21,22 @@ void TextEncoderConfig::validate() const {
              "\"");
 }
 
+int64_t TextEncoderConfig::parameter_count(bool classifier) const {
+  const double d = double(dim);
+  const double trunk = double(vocab_size) * d + double(max_len) * d + double(encoder_parameters(dim, depth, mlp_hidden())) +
+                       2 * d;
+  // classifier: head [K, D] + [K]; MLM: dense [D, D] + [D], norm, tied decoder's bias [V]
+  const double head = classifier ? d * double(num_classes) + double(num_classes) : d * d + 3 * d + double(vocab_size);
+  const double total = trunk + head;
+  return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
+}
+
 namespace {
 EncoderLayerOptions layer_options(const TextEncoderConfig& c, int64_t i) {
   EncoderLayerOptions layer;
   layer.dim = c.dim;
   layer.heads = c.heads;
-  layer.mlp_hidden = static_cast<int64_t>(double(c.dim) * c.mlp_ratio);
+  layer.mlp_hidden = c.mlp_hidden();
   layer.dropout = c.dropout;
   layer.attention_dropout = c.attention_dropout;
   layer.pre_norm = c.pre_norm;

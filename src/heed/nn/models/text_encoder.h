@@ -32,6 +32,10 @@ struct TextEncoderConfig {
 
   // Throws naming the first impossible field (model.<key>).
   void validate() const;
+  int64_t mlp_hidden() const { return static_cast<int64_t>(double(dim) * mlp_ratio); }
+  // Parameters of the trunk with a classifier head (`classifier`) or the masked-LM head, from the
+  // config alone (before building it: memory checks).
+  int64_t parameter_count(bool classifier) const;
 };
 
 // The shared trunk: embeddings, blocks, final norm.

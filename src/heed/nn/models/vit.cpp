@@ -39,6 +39,14 @@ bool projection_bias(const std::string& name) {
 }
 }  // namespace
 
+int64_t VitConfig::parameter_count() const {
+  const double d = double(dim);
+  const double embed = d * double(channels * patch_size * patch_size) + d + d + double(num_patches() + 1) * d;
+  const double total = embed + double(encoder_parameters(dim, depth, mlp_hidden())) + 2 * d +
+                       d * double(num_classes) + double(num_classes);
+  return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
+}
+
 VisionTransformer::VisionTransformer(const VitConfig& c, uint64_t seed)
     : VisionTransformer(c, Rng(seed)) {}
 
@@ -59,7 +67,7 @@ VisionTransformer::VisionTransformer(const VitConfig& c, Rng&& rng)
   EncoderLayerOptions layer;
   layer.dim = d;
   layer.heads = c.heads;
-  layer.mlp_hidden = static_cast<int64_t>(double(d) * c.mlp_ratio);
+  layer.mlp_hidden = c.mlp_hidden();
   layer.dropout = c.dropout;
   layer.attention_dropout = c.attention_dropout;
   layer.pre_norm = c.pre_norm;

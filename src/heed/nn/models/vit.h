@@ -22,6 +22,9 @@ struct VitConfig {
   float layer_norm_eps = 1e-6f;
 
   int64_t num_patches() const { return (image_height / patch_size) * (image_width / patch_size); }
+  int64_t mlp_hidden() const { return static_cast<int64_t>(double(dim) * mlp_ratio); }
+  // The model's parameters, from the config alone (before building it: memory checks).
+  int64_t parameter_count() const;
   // Throws heed::Error naming the first impossible field (heads not dividing dim, patch not
   // dividing the image, non-positive sizes, probabilities outside [0, 1)).
   void validate() const;
