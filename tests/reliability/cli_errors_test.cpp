@@ -61,17 +61,8 @@ class CliErrors : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // A valid checkpoint of a tiny model for 8x8 grey images in 3 classes, and valid data.
-    tasks::CheckpointInfo info;
-    info.config = tasks::parse_config(nlohmann::json::parse(
-        R"({"model": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2},
-            "data": {"eval_batch_size": 8, "class_names": ["a", "b", "c"]}})"));
-    info.config.model.image_height = info.config.model.image_width = kSide;
-    info.config.model.channels = 1;
-    info.config.model.num_classes = 3;
-    info.normalization = {{0.5f}, {0.25f}};
-    nn::VisionTransformer model(info.config.model, 1);
     checkpoint_ = (dir_ / "good.safetensors").string();
-    tasks::save_checkpoint(checkpoint_, model, info, {});
+    test::write_tiny_vit_checkpoint(checkpoint_, kSide);
     data_ = dir_ / "data";
     fs::create_directories(data_);
     write_test_split(data_);

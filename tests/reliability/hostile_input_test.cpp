@@ -242,58 +242,6 @@ class LockHolder {
   bool wrote_ = false, locked_ = false;
 };
 
-// Starts `heed args...` in the background: stdout to `out_path`, stderr to `err_path`, in the
-// working directory `cwd` unless empty; OMP_NUM_THREADS=1, as run_cli.
-pid_t start_cli(const std::vector<std::string>& args, const fs::path& out_path, const fs::path& err_path,
-                const fs::path& cwd = {}) {
-  std::vector<std::string> argv_strings = {test::cli_path().string()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  const std::string out_s = out_path.string(), err_s = err_path.string(), cwd_s = cwd.string();
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ADD_FAILURE() << "fork failed: " << std::strerror(errno);
-    return child;
-  }
-  if (child == 0) {
-    const int out = ::open(out_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open(err_s.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
-    if (!cwd_s.empty() && ::chdir(cwd_s.c_str()) != 0) ::_exit(125);
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return child;
-}
-
-// Waits for `child` (SIGKILL and a failure after `timeout_s`); stdout is read only when
-// `out_path` is a regular file (never /dev/full).
-CliResult finish_cli(pid_t child, const fs::path& out_path, const fs::path& err_path, int timeout_s) {
-  CliResult r;
-  if (child <= 0) return r;
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (::waitpid(child, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, &status, 0);
-      ADD_FAILURE() << "heed did not finish within " << timeout_s << " s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  r.exited = WIFEXITED(status);
-  r.exit_code = r.exited ? WEXITSTATUS(status) : -1;
-  r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  r.core_dumped = WIFSIGNALED(status) && WCOREDUMP(status);
-  if (fs::is_regular_file(out_path)) r.out = test::read_text(out_path);
-  r.err = test::read_text(err_path);
-  return r;
-}
-
 // Whether `child` has ended, without reaping it (finish_cli still gets its status).
 bool has_ended(pid_t child) {
   siginfo_t info{};
@@ -314,17 +262,8 @@ class HostileInput : public ::testing::Test {
             "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    tasks::CheckpointInfo info;
-    info.config = tasks::parse_config(nlohmann::json::parse(
-        R"({"model": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2},
-            "data": {"eval_batch_size": 8, "class_names": ["a", "b", "c"]}})"));
-    info.config.model.image_height = info.config.model.image_width = kSide;
-    info.config.model.channels = 1;
-    info.config.model.num_classes = 3;
-    info.normalization = {{0.5f}, {0.25f}};
-    nn::VisionTransformer model(info.config.model, 1);
     checkpoint_ = (dir_ / "good.safetensors").string();
-    tasks::save_checkpoint(checkpoint_, model, info, {});
+    test::write_tiny_vit_checkpoint(checkpoint_, kSide);
     data_ = dir_ / "data";
     fs::create_directories(data_);
     test::write_image_split(data_, "train", kTrainImages, 1, kSide);
@@ -376,13 +315,13 @@ class HostileInput : public ::testing::Test {
 
   pid_t start(const std::vector<std::string>& args, const std::string& name, const fs::path& out_path = {},
               const fs::path& cwd = {}) {
-    const pid_t pid = start_cli(args, out_path.empty() ? dir_ / (name + ".stdout") : out_path,
-                                dir_ / (name + ".stderr"), cwd);
+    const pid_t pid = test::start_cli(args, out_path.empty() ? dir_ / (name + ".stdout") : out_path,
+                                      dir_ / (name + ".stderr"), {}, cwd);
     if (pid > 0) children_.push_back(pid);
     return pid;
   }
   CliResult finish(pid_t pid, const std::string& name, int timeout_s, const fs::path& out_path = {}) {
-    CliResult r = finish_cli(pid, out_path.empty() ? dir_ / (name + ".stdout") : out_path,
+    CliResult r = test::finish_cli(pid, out_path.empty() ? dir_ / (name + ".stdout") : out_path,
                              dir_ / (name + ".stderr"), timeout_s);
     children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
     return r;
@@ -973,17 +912,8 @@ TEST_F(HostileInput, ClassNameWithNulIsRefusedOrReportedWhole) {
 
 TEST_F(HostileInput, PredictTakesTheFourDimensionalRgbIdxThatTrainTakes) {
   // The probe: `predict` rejected the channels-last [N, H, W, 3] IDX files that `train` reads.
-  tasks::CheckpointInfo info;
-  info.config = tasks::parse_config(nlohmann::json::parse(
-      R"({"model": {"patch_size": 4, "dim": 16, "depth": 1, "heads": 2},
-          "data": {"eval_batch_size": 8, "class_names": ["a", "b", "c"]}})"));
-  info.config.model.image_height = info.config.model.image_width = kSide;
-  info.config.model.channels = 3;
-  info.config.model.num_classes = 3;
-  info.normalization = {{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
-  nn::VisionTransformer model(info.config.model, 1);
   const std::string rgb = (dir_ / "rgb.safetensors").string();
-  tasks::save_checkpoint(rgb, model, info, {});
+  test::write_tiny_vit_checkpoint(rgb, kSide, 3);
   Bytes pixels(size_t(2 * kSide * kSide * 3));
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(i * 13 % 256);
   const fs::path images = dir_ / "rgb-images-idx3-ubyte";

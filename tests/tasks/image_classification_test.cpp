@@ -409,6 +409,18 @@ TEST_F(ImageClassifierTest, ResumeAtEpochBoundariesIsBitIdentical) {
 // result must not.
 void ignore_sigint(int) {}
 
+// A run's metrics.jsonl without the wall-clock field: what must be identical between runs.
+std::string metrics_without_clock(const std::string& run) {
+  std::ifstream in(run + "/metrics.jsonl");
+  std::string all;
+  for (std::string line; std::getline(in, line);) {
+    json entry = json::parse(line);
+    entry.erase("seconds");
+    all += entry.dump() + "\n";
+  }
+  return all;
+}
+
 TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
   json j = resume_config();
   j["train"]["epochs"] = 4;
@@ -452,17 +464,7 @@ TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
     EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.state.global_step, 28);
     // metrics.jsonl gives every epoch's full figures, the interrupted one's training loss
     // included (its running sum is in the checkpoint): the same lines as the straight run's.
-    auto metrics = [](const std::string& run) {
-      std::ifstream in(run + "/metrics.jsonl");
-      std::string all;
-      for (std::string line; std::getline(in, line);) {
-        json entry = json::parse(line);
-        entry.erase("seconds");
-        all += entry.dump() + "\n";
-      }
-      return all;
-    };
-    EXPECT_EQ(metrics(dir), metrics(out("a")));
+    EXPECT_EQ(metrics_without_clock(dir), metrics_without_clock(out("a")));
   }
   std::signal(SIGINT, previous);
   ASSERT_TRUE(interrupted) << "no run was interrupted in 5 attempts";
@@ -503,15 +505,7 @@ TEST_F(ImageClassifierTest, FixedReplicasGiveTheSameBitsAtOneTwoAndThreeThreads)
       expect_bit_identical(tensors_of(out("threads1") + "/best.safetensors"),
                            tensors_of(dir + "/best.safetensors"), std::to_string(threads) + " threads");
     }
-    // metrics.jsonl without the wall-clock field.
-    std::ifstream in(dir + "/metrics.jsonl");
-    std::string all;
-    for (std::string line; std::getline(in, line);) {
-      json entry = json::parse(line);
-      entry.erase("seconds");
-      all += entry.dump() + "\n";
-    }
-    logs.push_back(all);
+    logs.push_back(metrics_without_clock(dir));
   }
   EXPECT_EQ(logs[0], logs[1]);
   EXPECT_EQ(logs[0], logs[2]);
