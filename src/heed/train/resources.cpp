@@ -12,8 +12,13 @@
 namespace heed::train {
 
 namespace {
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+// "12.3 GiB", "1610300 GiB": fixed notation, never 1.6e+06.
+std::string gib(double bytes) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return text;
 }
+}  // namespace
 
 uint64_t estimated_training_bytes(const TrainingFootprint& f) {
   const double floats = double(f.parameters) * (2.0 * double(std::max(f.replicas, 1)) + 2.0) +
@@ -35,10 +40,10 @@ uint64_t available_memory_bytes() {
 
 void check_training_memory(const TrainingFootprint& f, const std::string& what) {
   const uint64_t need = estimated_training_bytes(f), have = available_memory_bytes();
-  HEED_CHECK(need <= have, "config: ", what, ": training would need about ", double(need) / kGiB, " GiB (",
-             f.parameters, " parameters: weights, gradients and AdamW moments; plus ", double(f.activation_floats) * 4 / kGiB,
-             " GiB of activations per batch), more than the ", double(have) / kGiB,
-             " GiB of memory this machine has available; make the model or the batch smaller");
+  HEED_CHECK(need <= have, "config: ", what, ": training would need about ", gib(double(need)), " (",
+             f.parameters, " parameters: weights, gradients and AdamW moments; plus ",
+             gib(double(f.activation_floats) * 4), " of activations per batch), more than the ", gib(double(have)),
+             " of memory this machine has available; make the model or the batch smaller");
 }
 
 }  // namespace heed::train
