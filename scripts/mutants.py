@@ -136,13 +136,22 @@ def run(cmd, cwd, log, timeout=3600, env=None):
 def copy_tree(dest):
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    wanted = set()
     for rel in filter(None, files):
         src, dst = os.path.join(ROOT, rel), os.path.join(dest, rel)
         if not os.path.isfile(src):
             continue
+        wanted.add(os.path.normpath(dst))
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if not os.path.exists(dst) or open(src, "rb").read() != open(dst, "rb").read():
             shutil.copy2(src, dst)
+    # Files the tree no longer has (a source deleted since the last run) would still be
+    # globbed into the build: remove them. Unchanged files keep their times (incremental builds).
+    for parent, _, names in os.walk(dest):
+        for name in names:
+            path = os.path.normpath(os.path.join(parent, name))
+            if path not in wanted:
+                os.remove(path)
 
 
 def main():
