@@ -62,16 +62,7 @@ void visit(V& v, ImageDataOptions& d) {
 }
 
 ImageClassifierConfig parse_config(const json& j) {
-  ImageClassifierConfig c;
-  train::Section top(j, "");
-  const std::string task = top.get<std::string>("task", kImageClassification);
-  HEED_CHECK(task == kImageClassification, "config: task \"", task, "\" is not ", kImageClassification);
-  train::read_section(top, "model", c.model);
-  train::read_section(top, "train", c.train);
-  train::read_section(top, "data", c.data);
-  top.finish();
-  train::validate(c.train);
-  return c;
+  return train::read_task_config<ImageClassifierConfig>(j, kImageClassification);
 }
 
 json to_json(const ImageClassifierConfig& c) {

@@ -17,15 +17,7 @@ namespace heed::tasks {
 using nlohmann::json;
 
 MaskedLmConfig parse_masked_lm_config(const json& j) {
-  MaskedLmConfig c;
-  train::Section top(j, "");
-  const std::string task = top.get<std::string>("task", kMaskedLm);
-  HEED_CHECK(task == kMaskedLm, "config: task \"", task, "\" is not ", kMaskedLm);
-  train::read_section(top, "model", c.model);
-  train::read_section(top, "train", c.train);
-  train::read_section(top, "data", c.data);
-  top.finish();
-  train::validate(c.train);
+  const MaskedLmConfig c = train::read_task_config<MaskedLmConfig>(j, kMaskedLm);
   HEED_CHECK(c.data.input.max_tokens <= c.model.max_len, "config: data.max_tokens (", c.data.input.max_tokens,
              ") must be at most model.max_len (", c.model.max_len, ")");
   return c;

@@ -18,15 +18,7 @@ namespace heed::tasks {
 using nlohmann::json;
 
 TextClassifierConfig parse_text_classifier_config(const json& j) {
-  TextClassifierConfig c;
-  train::Section top(j, "");
-  const std::string task = top.get<std::string>("task", kTextClassification);
-  HEED_CHECK(task == kTextClassification, "config: task \"", task, "\" is not ", kTextClassification);
-  train::read_section(top, "model", c.model);
-  train::read_section(top, "train", c.train);
-  train::read_section(top, "data", c.data);
-  top.finish();
-  train::validate(c.train);
+  const TextClassifierConfig c = train::read_task_config<TextClassifierConfig>(j, kTextClassification);
   HEED_CHECK(c.data.input.max_tokens <= c.model.encoder.max_len, "config: data.max_tokens (",
              c.data.input.max_tokens, ") must be at most model.max_len (", c.model.encoder.max_len, ")");
   return c;

@@ -112,6 +112,23 @@ void read_section(Section& top, const char* name, S& s) {
   section.finish();
 }
 
+// A task's whole config: the optional "task" key (must be `task`), then the "model", "train"
+// and "data" sections of `c` (any struct with those three members), no other top-level key,
+// and the train section's cross-field checks.
+template <class Config>
+Config read_task_config(const nlohmann::json& j, const char* task) {
+  Config c;
+  Section top(j, "");
+  const std::string name = top.get<std::string>("task", task);
+  HEED_CHECK(name == task, "config: task \"", name, "\" is not ", task);
+  read_section(top, "model", c.model);
+  read_section(top, "train", c.train);
+  read_section(top, "data", c.data);
+  top.finish();
+  validate(c.train);
+  return c;
+}
+
 template <class S>
 nlohmann::json section_json(const S& s, bool result_only = false) {
   nlohmann::json out = nlohmann::json::object();
