@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the reference implementations the oracle tests call at run time, from Debian's
 # packages: PyTorch 1.13 (python3-torch; tools/export_vit.py and the golden-file generators),
-# NumPy and scikit-learn (tools/make_golden_metrics.py). The suite passes without them (those
+# NumPy and scikit-learn (tools/make_golden_metrics.py), headless Chromium (the explorer page
+# of heed explain, loaded in a real browser). The suite passes without them (those
 # tests are skipped) except under CI=true, where a skipped oracle test is a failure; .ci/run
 # calls this first. Idempotent, as root or through sudo, like scripts/setup.sh.
 set -euo pipefail
-packages=(python3-torch python3-numpy python3-sklearn libopenblas0-openmp)
+packages=(python3-torch python3-numpy python3-sklearn libopenblas0-openmp chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

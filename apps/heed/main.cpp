@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   heed::cli::register_train(app);
   heed::cli::register_eval(app);
   heed::cli::register_predict(app);
+  heed::cli::register_explain(app);
+  heed::cli::register_plot(app);
   heed::cli::register_bench(app);
   heed::cli::register_tokenizer(app);
   if (!check_command_name(app, argc, argv)) return 2;

@@ -82,16 +82,16 @@ void expect_logits_match(nn::VisionTransformer& model, const io::SafetensorsFile
                          const std::string& what) {
   const Tensor& images = file.get("golden.images");
   const Tensor& want = file.get("golden.logits");
-  for (bool with_attention : {false, true}) {  // fused attention, then the reference path
+  for (bool with_attention : {false, true}) {  // without, then with the attention captured
     NoGradGuard no_grad;
-    std::vector<Tensor> maps;
+    nn::AttentionRecorder maps;
     const Tensor got = model.forward(Var(images), with_attention ? &maps : nullptr).value();
     ASSERT_EQ(got.shape(), want.shape()) << what;
     const std::vector<float> g = got.to_vector(), w = want.to_vector();
-    test::report_errors(what + (with_attention ? " (reference attention)" : ""), g, w);
+    test::report_errors(what + (with_attention ? " (attention captured)" : ""), g, w);
     EXPECT_TRUE(test::all_close(g, w, kLogitTolerance, 0))
-        << what << (with_attention ? " (reference attention)" : "");
-    ::testing::Test::RecordProperty(with_attention ? "max_abs_error_reference" : "max_abs_error",
+        << what << (with_attention ? " (attention captured)" : "");
+    ::testing::Test::RecordProperty(with_attention ? "max_abs_error_captured" : "max_abs_error",
                                     std::to_string(test::measured_errors(g, w).max_abs));
   }
 }
@@ -159,15 +159,16 @@ void expect_gradients_match(const std::string& golden_file) {
   auto model = model_from_golden(golden_path(golden_file));
   CrossEntropyOptions loss_options;
   loss_options.label_smoothing = 0.1f;
-  for (bool with_attention : {false, true}) {  // fused attention, then the reference path
-    std::vector<Tensor> maps;
+  for (bool with_attention : {false, true}) {  // without, then with the attention captured
+    nn::AttentionRecorder maps;
+    maps.gradients = true;
     cross_entropy(model->forward(Var(file.get("golden.images")), with_attention ? &maps : nullptr),
                   file.get("golden.labels"), loss_options)
         .backward();
     int compared = 0;
     for (const auto& [name, var] : model->named_parameters()) {
       const std::string what =
-          golden_file + " " + name + (with_attention ? " (reference attention)" : "");
+          golden_file + " " + name + (with_attention ? " (attention captured)" : "");
       const std::vector<float> g = var->grad().to_vector();
       const std::vector<float> w = file.get("golden.grad." + name).to_vector();
       test::report_errors("vit grad " + what, g, w);
@@ -414,11 +415,12 @@ TEST(Vit, ForwardShapesAndAttentionMaps) {
   EXPECT_EQ(c.num_patches(), 6);
   Rng rng(3);
   const Tensor images = Tensor::randn({5, 2, 8, 12}, rng);
-  std::vector<Tensor> maps;
+  nn::AttentionRecorder maps;
   const Var logits = model.forward(Var(images), &maps);
   EXPECT_EQ(logits.shape(), (Shape{5, 3}));
-  ASSERT_EQ(maps.size(), 2u);
-  for (const Tensor& m : maps) {
+  ASSERT_EQ(maps.layers.size(), 2u);
+  for (const auto& capture : maps.layers) {
+    const Tensor& m = capture->probabilities;
     ASSERT_EQ(m.shape(), (Shape{5, 2, 7, 7}));  // [B, heads, patches + 1, patches + 1]
     const std::vector<float> v = m.to_vector();
     for (size_t row = 0; row < v.size() / 7; ++row) {
@@ -427,10 +429,9 @@ TEST(Vit, ForwardShapesAndAttentionMaps) {
       EXPECT_NEAR(s, 1.0, 1e-5);
     }
   }
-  // The same logits without the maps (fused path).
+  // The same logits, bit for bit, without the maps: capturing does not change the path.
   const std::vector<float> a = logits.value().to_vector();
-  const std::vector<float> b = model.forward(Var(images)).value().to_vector();
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5);
+  EXPECT_EQ(model.forward(Var(images)).value().to_vector(), a);
   // Batch rows are independent.
   const std::vector<float> one = model.forward(Var(images.slice(0, 2, 3).contiguous())).value().to_vector();
   for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(one[i], a[2 * 3 + i], 1e-5);

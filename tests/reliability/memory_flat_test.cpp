@@ -73,7 +73,7 @@ TEST(ReliabilityMemoryFlat, ThreeHundredTrainingStepsKeepLiveMemoryFlat) {
     if (step % 10 == 0) {
       NoGradGuard no_grad;
       model.eval();
-      std::vector<Tensor> attention;
+      nn::AttentionRecorder attention;
       (void)model.forward(Var(images), &attention);
     }
     const size_t live = allocator_stats().live_bytes;

@@ -138,6 +138,20 @@ TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
   EXPECT_EQ(got[0].at("top")[0].at("name"), "work");
   EXPECT_EQ(got[1].at("top")[0].at("name"), "offer");
   EXPECT_EQ(got[0].at("top").size(), 2u);  // top-k 3 of 2 classes
+  // explain --text: the prediction is predict's; tokens are the pieces after [CLS]; the page,
+  // attention and relevance files are there (no overlay: there is no image).
+  const test::CliResult ex = test::run_cli({"explain", "--checkpoint", r.best_path, "--text",
+                                            "free cash prize winner", "--out", out("explained")}, dir_);
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  std::ifstream rel_file(out("explained") + "/relevance.json"), att_file(out("explained") + "/attention.json");
+  const json rel = json::parse(rel_file), att = json::parse(att_file);
+  EXPECT_EQ(rel.at("predicted").at("name"), "offer");
+  EXPECT_EQ(att.at("tokens")[0], "[CLS]");
+  EXPECT_EQ(rel.at("tokens").size() + 1, att.at("tokens").size());
+  for (const char* method : {"attention", "rollout", "gradient_rollout"})
+    EXPECT_EQ(rel.at("methods").at(method).at("tokens").size(), rel.at("tokens").size()) << method;
+  EXPECT_TRUE(fs::exists(out("explained") + "/index.html"));
+  EXPECT_FALSE(fs::exists(out("explained") + "/overlay.png"));
 }
 
 TEST_F(TextTask, ResumeIsBitIdentical) {
@@ -180,7 +194,12 @@ TEST_F(TextTask, MaskedLmPretrainingThenInitFrom) {
   // Fill-mask through the CLI runs.
   const test::CliResult p = test::run_cli({"predict", "--checkpoint", pre.best_path, "--text", "free [MASK] winner"}, dir_);
   EXPECT_EQ(p.exit_code, 0) << p.err;
-  EXPECT_CONTAINS(p.out, "[MASK] 1:");
+  EXPECT_CONTAINS(p.out, "[MASK] 1:");  // A masked-LM has no class to explain.
+  const test::CliResult ex = test::run_cli(
+      {"explain", "--checkpoint", pre.best_path, "--text", "free", "--out", out("mlm-explained")}, dir_);
+  EXPECT_NE(ex.exit_code, 0);
+  EXPECT_CONTAINS(ex.err, "cannot explain");
+  EXPECT_FALSE(fs::exists(out("mlm-explained")));
 }
 
 TEST_F(TextTask, TrainFractionKeepsASeededPartOfTheTrainingRecords) {

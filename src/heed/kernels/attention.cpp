@@ -270,4 +270,66 @@ void attention_fused_backward(const AttentionDims& d, const float* q, const floa
   }
 }
 
+namespace {
+// Walks every (batch, head, query tile, key tile) and hands `tile` a transposed [cols][qp]
+// buffer to fill; writes it out as rows of a contiguous [B, H, Tq, Tk] result.
+template <class FillTile>
+void for_each_probability_tile(const AttentionDims& d, float* result, FillTile&& tile) {
+  const int64_t bh_count = d.batch * d.heads, q_tiles = tile_count(d.q_len, kQueryTile);
+  const int64_t k_tiles = tile_count(d.kv_len, kKeyTile);
+  const int64_t lanes = tiles::tile_kernels().lanes;
+  const int64_t qp = (std::min(kQueryTile, d.q_len) + lanes - 1) / lanes * lanes;
+#pragma omp parallel
+  {
+    std::vector<float> packed(size_t(d.head_dim * qp)), st(size_t(kKeyTile * qp));
+    std::vector<float> lanes_buf(static_cast<size_t>(qp));
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < bh_count * q_tiles; ++task) {
+      const int64_t bh = task / q_tiles, i0 = (task % q_tiles) * kQueryTile;
+      const int64_t rows = std::min(kQueryTile, d.q_len - i0);
+      for (int64_t kt = 0; kt < k_tiles; ++kt) {
+        const int64_t j0 = kt * kKeyTile, cols = std::min(kKeyTile, d.kv_len - j0);
+        tile(bh, i0, rows, j0, cols, qp, packed.data(), lanes_buf.data(), st.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          float* out = result + (bh * d.q_len + i0 + r) * d.kv_len + j0;
+          for (int64_t c = 0; c < cols; ++c) out[c] = st[size_t(c * qp + r)];
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+void attention_fused_probabilities(const AttentionDims& d, const float* q, const float* k,
+                                   const AttentionMask& mask, const float* lse,
+                                   const AttentionLayouts& L, float* p) {
+  const tiles::TileKernels& tk = tiles::tile_kernels();
+  const float scale = 1.0f / std::sqrt(float(d.head_dim));
+  for_each_probability_tile(d, p, [&](int64_t bh, int64_t i0, int64_t rows, int64_t j0,
+                                      int64_t cols, int64_t qp, float* qt, float* lse_t,
+                                      float* st) {
+    const int64_t b = bh / d.heads, h = bh % d.heads;
+    // The backward's recomputation, step for step: P^T = exp(mask(S^T) - lse).
+    tk.pack_transposed(head_ptr(q, L.q, b, h) + i0 * L.q.row, L.q.row, rows, d.head_dim, scale,
+                       qp, qt);
+    for (int64_t r = 0; r < qp; ++r) lse_t[r] = r < rows ? lse[bh * d.q_len + i0 + r] : kNegInf;
+    tk.logits(head_ptr(k, L.k, b, h) + j0 * L.k.row, L.k.row, cols, qt, qp, d.head_dim, nullptr, st);
+    mask_logits_t(d, mask, b, h, i0, rows, j0, cols, qp, st);
+    tk.probabilities(st, cols, qp, lse_t);
+  });
+}
+
+void attention_probability_gradient(const AttentionDims& d, const float* v, const float* dout,
+                                    const AttentionLayouts& L, float* dp) {
+  const tiles::TileKernels& tk = tiles::tile_kernels();
+  for_each_probability_tile(d, dp, [&](int64_t bh, int64_t i0, int64_t rows, int64_t j0,
+                                       int64_t cols, int64_t qp, float* dot, float*, float* st) {
+    const int64_t b = bh / d.heads, h = bh % d.heads;
+    // dP^T[j][i] = sum_e V[j][e] dO[i][e], as in the backward.
+    tk.pack_transposed(head_ptr(dout, L.o, b, h) + i0 * L.o.row, L.o.row, rows, d.head_dim, 1.f,
+                       qp, dot);
+    tk.logits(head_ptr(v, L.v, b, h) + j0 * L.v.row, L.v.row, cols, dot, qp, d.head_dim, nullptr, st);
+  });
+}
+
 }  // namespace heed::kernels

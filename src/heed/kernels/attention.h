@@ -61,4 +61,16 @@ void attention_fused_backward(const AttentionDims& dims, const float* q, const f
                               const AttentionDropout& dropout, float* dq, float* dk, float* dv,
                               const AttentionLayouts& layouts);
 
+// What interpretability reads, computed after the fact without touching the forward's path:
+// - the probabilities P [B, H, Tq, Tk] (contiguous), recomputed tile by tile from the forward's
+//   logsumexp with the same logits and masks the backward uses (before any dropout; fully
+//   masked rows are zeros), so no quadratic buffer exists during the forward itself;
+// - dL/dP = dO V^T [B, H, Tq, Tk], the gradient of a loss with respect to those probabilities
+//   given the output gradient dO (evaluation mode: no dropout).
+void attention_fused_probabilities(const AttentionDims& dims, const float* q, const float* k,
+                                   const AttentionMask& mask, const float* lse,
+                                   const AttentionLayouts& layouts, float* p);
+void attention_probability_gradient(const AttentionDims& dims, const float* v, const float* dout,
+                                    const AttentionLayouts& layouts, float* dp);
+
 }  // namespace heed::kernels

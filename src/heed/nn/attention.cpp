@@ -20,28 +20,16 @@ MultiHeadAttention::MultiHeadAttention(int64_t e, int64_t h, const MultiHeadAtte
   register_module(timm ? "proj" : "out_proj", &out_proj);
 }
 
-namespace {
-// [B, T, n E] -> n tensors [B, H, T, Dh]
-std::vector<Var> split_heads(const Var& x, int64_t n, int64_t heads, int64_t head_dim) {
-  const int64_t b = x.size(0), t = x.size(1);
-  Var parts = permute(reshape(x, {b, t, n, heads, head_dim}), {2, 0, 3, 1, 4});  // [n, B, H, T, Dh]
-  std::vector<Var> out;
-  for (int64_t i = 0; i < n; ++i)
-    out.push_back(reshape(slice(parts, 0, i, i + 1), {b, heads, t, head_dim}));
-  return out;
-}
-}  // namespace
-
-Var MultiHeadAttention::attend(const Var& q, const Var& k, const Var& v, int64_t batch,
-                               int64_t q_len, const AttentionMasks& m, Tensor* weights) {
-  const AttentionOptions o = attention_options(m);
-  Var out = weights ? attention_reference(q, k, v, o, weights) : attention_fused(q, k, v, o);
-  // [B, H, Tq, Dh] -> [B, Tq, E]
-  return project_out(reshape(permute(out, {0, 2, 1, 3}), {batch, q_len, embed_dim}));
+std::shared_ptr<AttentionCapture> AttentionRecorder::next() {
+  layers.push_back(std::make_shared<AttentionCapture>());
+  layers.back()->want_gradient = gradients;
+  return layers.back();
 }
 
-AttentionOptions MultiHeadAttention::attention_options(const AttentionMasks& m) {
+AttentionOptions MultiHeadAttention::attention_options(const AttentionMasks& m,
+                                                       std::shared_ptr<AttentionCapture> capture) {
   AttentionOptions o;
+  o.capture = std::move(capture);
   o.key_lengths = m.key_lengths;
   o.causal = m.causal;
   o.window = m.window;
@@ -59,19 +47,19 @@ Var MultiHeadAttention::project_out(const Var& merged) {
   return y;
 }
 
-Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks, Tensor* weights) {
+Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks,
+                                std::shared_ptr<AttentionCapture> capture) {
   HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
              x.value().str(), " must be [B, T, ", embed_dim, "]");
   Var qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, T, 3E]
-  if (!weights)  // heads read in place from the packed projection
-    return project_out(attention_fused_packed(qkv, 0, qkv, embed_dim, 2 * embed_dim, heads,
-                                              attention_options(masks)));
-  std::vector<Var> parts = split_heads(qkv, 3, heads, head_dim);
-  return attend(parts[0], parts[1], parts[2], x.size(0), x.size(1), masks, weights);
+  // Heads read in place from the packed projection.
+  return project_out(attention_fused_packed(qkv, 0, qkv, embed_dim, 2 * embed_dim, heads,
+                                            attention_options(masks, std::move(capture))));
 }
 
 Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
-                                      const AttentionMasks& masks, Tensor* weights) {
+                                      const AttentionMasks& masks,
+                                      std::shared_ptr<AttentionCapture> capture) {
   HEED_CHECK(queries.value().dim() == 3 && memory.value().dim() == 3 &&
                  queries.size(2) == embed_dim && memory.size(2) == embed_dim &&
                  queries.size(0) == memory.size(0),
@@ -82,11 +70,8 @@ Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
   Var bq = options.bias ? slice(in_proj_bias, 0, 0, e) : Var();
   Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
   Var q = linear(queries, wq, bq), kv = linear(memory, wkv, bkv);  // [B, Tq, E], [B, Tk, 2E]
-  if (!weights)
-    return project_out(attention_fused_packed(q, 0, kv, 0, e, heads, attention_options(masks)));
-  Var qh = split_heads(q, 1, heads, head_dim)[0];
-  std::vector<Var> kvh = split_heads(kv, 2, heads, head_dim);
-  return attend(qh, kvh[0], kvh[1], queries.size(0), queries.size(1), masks, weights);
+  return project_out(attention_fused_packed(q, 0, kv, 0, e, heads,
+                                            attention_options(masks, std::move(capture))));
 }
 
 }  // namespace heed::nn

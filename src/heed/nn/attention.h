@@ -6,6 +6,9 @@
 //        Naming::Timm  -> qkv.weight, qkv.bias, proj.weight, proj.bias
 #pragma once
 
+#include <memory>
+#include <vector>
+
 #include "heed/nn/layers.h"
 #include "heed/ops/attention.h"
 
@@ -17,6 +20,16 @@ struct MultiHeadAttentionOptions {
   float attention_dropout = 0.f;   // on the probabilities (PyTorch's `dropout`)
   float projection_dropout = 0.f;  // after the output projection (timm's proj_drop)
   Naming naming = Naming::Torch;
+};
+
+using AttentionCaptures = std::vector<std::shared_ptr<AttentionCapture>>;
+
+// Collects one capture per attention layer during a forward (ForwardOptions::attention): a model
+// asks `next()` for each layer it runs, in order.
+struct AttentionRecorder {
+  bool gradients = false;  // also have the backward write dLoss/dP into each capture
+  AttentionCaptures layers;
+  std::shared_ptr<AttentionCapture> next();
 };
 
 // What a forward masks; mirrors ops/attention.h's options.
@@ -32,12 +45,13 @@ class MultiHeadAttention : public Module {
   MultiHeadAttention(int64_t embed_dim, int64_t heads, const MultiHeadAttentionOptions& options,
                      Rng& rng);
 
-  // x [B, T, E] -> [B, T, E]. With `weights`, runs the reference path and stores the
-  // attention probabilities [B, H, T, T] there (for maps); otherwise the fused kernel.
-  Var forward(const Var& x, const AttentionMasks& masks = {}, Tensor* weights = nullptr);
+  // x [B, T, E] -> [B, T, E], through the fused kernel. A `capture` receives the attention
+  // probabilities [B, H, T, T] (and their gradient, when it asks) without changing the output.
+  Var forward(const Var& x, const AttentionMasks& masks = {},
+              std::shared_ptr<AttentionCapture> capture = nullptr);
   // queries [B, Tq, E] attend over memory [B, Tk, E].
   Var forward_cross(const Var& queries, const Var& memory, const AttentionMasks& masks = {},
-                    Tensor* weights = nullptr);
+                    std::shared_ptr<AttentionCapture> capture = nullptr);
 
   int64_t embed_dim, heads, head_dim;
   MultiHeadAttentionOptions options;
@@ -45,9 +59,9 @@ class MultiHeadAttention : public Module {
   Linear out_proj;
 
  private:
-  Var attend(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t q_len,
-             const AttentionMasks& masks, Tensor* weights);
-  AttentionOptions attention_options(const AttentionMasks& masks);  // draws a dropout seed
+  // Draws a dropout seed when training.
+  AttentionOptions attention_options(const AttentionMasks& masks,
+                                     std::shared_ptr<AttentionCapture> capture);
   Var project_out(const Var& merged);  // out_proj + projection dropout
 };
 

@@ -25,3 +25,14 @@ Batch Batch::rows(int64_t begin, int64_t end) const {
 }
 
 }  // namespace heed::nn
+
+namespace heed::nn {
+
+std::unique_ptr<AttentionRecorder> attention_recorder(const ForwardOptions& options) {
+  if (!options.attention && !options.attention_gradients) return nullptr;
+  auto recorder = std::make_unique<AttentionRecorder>();
+  recorder->gradients = options.attention_gradients;
+  return recorder;
+}
+
+}  // namespace heed::nn

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "heed/nn/attention.h"
 #include "heed/nn/module.h"
 
 namespace heed::nn {
@@ -27,13 +28,17 @@ struct Batch {
 };
 
 struct ForwardOptions {
-  bool attention = false;  // also return each layer's attention probabilities
+  bool attention = false;            // also return each layer's attention probabilities
+  bool attention_gradients = false;  // and have backward() fill their gradients (explanations)
 };
 
 struct ModelOutput {
-  Var logits;                      // [B, classes] or [B, T, vocabulary]
-  std::vector<Tensor> attention;   // per layer [B, H, T, T] when asked for
+  Var logits;                   // [B, classes] or [B, T, vocabulary]
+  AttentionCaptures attention;  // per layer (probabilities [B, H, T, T]) when asked for
 };
+
+// The recorder a model's forward hands its layers: null unless `options` ask for attention.
+std::unique_ptr<AttentionRecorder> attention_recorder(const ForwardOptions& options);
 
 class Model : public Module {
  public:

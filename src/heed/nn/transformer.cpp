@@ -45,13 +45,14 @@ TransformerEncoderLayer::TransformerEncoderLayer(const EncoderLayerOptions& o, R
   register_module("mlp", &mlp);
 }
 
-Var TransformerEncoderLayer::forward(const Var& x, const AttentionMasks& masks, Tensor* weights) {
+Var TransformerEncoderLayer::forward(const Var& x, const AttentionMasks& masks,
+                                     std::shared_ptr<AttentionCapture> capture) {
   const float p = options.drop_path;
   if (options.pre_norm) {
-    Var h = add(x, drop_path(attn.forward(norm1.forward(x), masks, weights), p, training()));
+    Var h = add(x, drop_path(attn.forward(norm1.forward(x), masks, std::move(capture)), p, training()));
     return add(h, drop_path(mlp.forward(norm2.forward(h)), p, training()));
   }
-  Var h = norm1.forward(add(x, drop_path(attn.forward(x, masks, weights), p, training())));
+  Var h = norm1.forward(add(x, drop_path(attn.forward(x, masks, std::move(capture)), p, training())));
   return norm2.forward(add(h, drop_path(mlp.forward(h), p, training())));
 }
 

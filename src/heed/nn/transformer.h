@@ -31,8 +31,9 @@ int64_t encoder_activation_floats(int64_t batch, int64_t tokens, int64_t dim, in
 class TransformerEncoderLayer : public Module {
  public:
   TransformerEncoderLayer(const EncoderLayerOptions& options, Rng& rng);
-  // x [B, T, D] -> [B, T, D]; `weights` receives the attention probabilities [B, H, T, T].
-  Var forward(const Var& x, const AttentionMasks& masks = {}, Tensor* weights = nullptr);
+  // x [B, T, D] -> [B, T, D]; a `capture` receives the attention probabilities [B, H, T, T].
+  Var forward(const Var& x, const AttentionMasks& masks = {},
+              std::shared_ptr<AttentionCapture> capture = nullptr);
 
   EncoderLayerOptions options;
   LayerNorm norm1;

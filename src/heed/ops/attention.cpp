@@ -59,6 +59,23 @@ kernels::AttentionMask kernel_mask(const AttentionOptions& o, const kernels::Att
   }
   return mask;
 }
+
+void capture_probabilities(AttentionCapture* capture, const kernels::AttentionDims& d,
+                           const float* q, const float* k, const kernels::AttentionMask& mask,
+                           const Tensor& lse, const kernels::AttentionLayouts& layouts) {
+  if (!capture) return;
+  capture->probabilities = Tensor::empty({d.batch, d.heads, d.q_len, d.kv_len});
+  kernels::attention_fused_probabilities(d, q, k, mask, lse.f32(), layouts,
+                                         capture->probabilities.f32());
+}
+
+void capture_gradient(AttentionCapture* capture, const kernels::AttentionDims& d, const float* v,
+                      const Tensor& gy, const kernels::AttentionLayouts& layouts) {
+  if (!capture || !capture->want_gradient) return;
+  capture->gradient = Tensor::empty({d.batch, d.heads, d.q_len, d.kv_len});
+  kernels::attention_probability_gradient(d, v, gy.f32(), layouts,
+                                          capture->gradient.f32());
+}
 }  // namespace
 
 namespace detail {
@@ -141,9 +158,11 @@ Var attention_fused(const Var& q_var, const Var& k_var, const Var& v_var, const 
   const auto layouts = kernels::AttentionLayouts::contiguous(d);
   kernels::attention_fused_forward(d, q.f32(), k.f32(), v.f32(), mask, dropout, out.f32(), lse.f32(),
                                    layouts);
+  capture_probabilities(o.capture.get(), d, q.f32(), k.f32(), mask, lse, layouts);
   return make_result(out, "attention_fused", {&q_var, &k_var, &v_var},
-                     [d, q, k, v, out, lse, additive, lengths, mask, dropout, layouts](
-                         const Tensor& gy, std::span<Tensor* const> gx) {
+                     [d, q, k, v, out, lse, additive, lengths, mask, dropout, layouts,
+                      capture = o.capture](const Tensor& gy, std::span<Tensor* const> gx) {
+    capture_gradient(capture.get(), d, v.f32(), gy, layouts);
     // The kernel writes all three gradients; unneeded ones go to scratch.
     Tensor scratch_q, scratch_k, scratch_v;
     float* dq = gx[0] ? gx[0]->f32() : (scratch_q = Tensor::zeros(q.shape())).f32();
@@ -185,9 +204,13 @@ Var attention_fused_packed(const Var& q_var, int64_t q_offset, const Var& kv_var
   Tensor lse = Tensor::empty({b, heads, tq});
   kernels::attention_fused_forward(d, qs.f32() + q_offset, kvs.f32() + k_offset,
                                    kvs.f32() + v_offset, mask, dropout, out.f32(), lse.f32(), layouts);
+  capture_probabilities(o.capture.get(), d, qs.f32() + q_offset, kvs.f32() + k_offset, mask, lse,
+                        layouts);
   return make_result(out, op, {&q_var, &kv_var},
                      [d, qs, kvs, q_offset, k_offset, v_offset, out, lse, additive, lengths, mask,
-                      dropout, layouts](const Tensor& gy, std::span<Tensor* const> gx) {
+                      dropout, layouts, capture = o.capture](const Tensor& gy,
+                                                             std::span<Tensor* const> gx) {
+    capture_gradient(capture.get(), d, kvs.f32() + v_offset, gy, layouts);
     // gx[0] and gx[1] are the same buffer for self-attention (one packed qkv): the kernel only
     // adds, into disjoint columns, so that is safe.
     Tensor scratch_q, scratch_kv;

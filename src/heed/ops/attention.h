@@ -6,10 +6,23 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "heed/autograd/variable.h"
 
 namespace heed {
+
+// What a fused attention call keeps for interpretability when asked, without changing its
+// result (the output is computed exactly as without it):
+//  - probabilities [B, H, Tq, Tk]: recomputed after the forward from its saved logsumexp;
+//  - gradient [B, H, Tq, Tk]: dLoss/dP, written by the backward (dO V^T) when
+//    `want_gradient`; meaningful in evaluation mode only (it ignores attention dropout).
+// Shared, because the backward that fills `gradient` may run after the forward's caller is gone.
+struct AttentionCapture {
+  bool want_gradient = false;
+  Tensor probabilities;
+  Tensor gradient;
+};
 
 struct AttentionOptions {
   Tensor key_lengths;    // optional i64 [B]: keys at positions >= length are padding
@@ -21,6 +34,8 @@ struct AttentionOptions {
   float dropout = 0.f;   // attention dropout probability (used only when training)
   bool training = false;
   uint64_t seed = 0;     // dropout seed: the same seed gives the same mask in both forms
+  // Fused forms only: fill this capture (the reference returns its probabilities directly).
+  std::shared_ptr<AttentionCapture> capture;
 };
 
 Var attention_reference(const Var& q, const Var& k, const Var& v, const AttentionOptions& options,

@@ -345,7 +345,7 @@ void predict_command(const PredictCommand& cmd) {
 
 const TaskEntry& masked_lm_entry() {
   static const TaskEntry entry{kMaskedLm, "masked-language-model pre-training of a text encoder", train_command,
-                               eval_command, predict_command};
+                               eval_command, predict_command, nullptr};
   return entry;
 }
 

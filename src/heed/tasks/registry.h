@@ -64,12 +64,26 @@ struct PredictCommand {
   bool json = false;
 };
 
+struct ExplainCommand {
+  train::Checkpoint checkpoint;
+  std::string input;  // --input FILE (an image; IDX: the record at `index`)
+  std::string text;   // --text
+  std::string out;    // the directory to write (interpret/explanation_files.h)
+  int64_t index = 0;
+  int64_t cls = -1, layer = -1, head = -1;  // interpret::ExplainOptions
+  // --evaluate: the deletion test over `samples` inputs of `data` instead (interpret/faithfulness.h).
+  bool evaluate = false;
+  std::string data;
+  int64_t samples = 1000;
+};
+
 struct TaskEntry {
   const char* name;
   const char* summary;  // one line for `heed train --help`
   int (*train)(const TrainCommand&);  // the exit status: 0, or 128 + the signal that stopped it
   void (*eval)(const EvalCommand&);
   void (*predict)(const PredictCommand&);
+  void (*explain)(const ExplainCommand&);  // null: the task's models cannot be explained
 };
 
 // The entry of `name`; a heed::Error naming the known tasks otherwise.

@@ -8,6 +8,8 @@
 
 #include "heed/core/parallel.h"
 #include "heed/data/loader.h"
+#include "heed/interpret/explain.h"
+#include "heed/interpret/explanation_files.h"
 #include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
@@ -347,11 +349,34 @@ void predict_command(const PredictCommand& cmd) {
   for (size_t i = 0; i < tops.size(); ++i)
     print_prediction(cmd.input + ":" + std::to_string(texts.lines[i]), tops[i], cmd.json, texts.lines[i]);
 }
+
+void explain_command(const ExplainCommand& cmd) {
+  HEED_CHECK(!cmd.text.empty() && cmd.input.empty(), "explain: a text classifier takes --text TEXT");
+  LoadedTextClassifier m = load_text_classifier(cmd.checkpoint);
+  const TextInputOptions& in = m.config.data.input;
+  std::vector<std::string> fields(in.text_fields.size());
+  fields[0] = data::valid_utf8(cmd.text);
+  const std::vector<int32_t> ids = encode_fields(m.tokenizer, fields, in.max_tokens);
+  const TextDataset one({ids}, {});
+  const nn::Batch batch = one.batch({0}, {});
+  const interpret::Explanation e =
+      interpret::explain(*m.model, batch, {.cls = cmd.cls, .layer = cmd.layer, .head = cmd.head});
+  interpret::ExplainSubject s;
+  s.input = cmd.text;
+  for (int32_t id : ids) s.tokens.push_back(m.tokenizer.piece(id));
+  s.class_names = m.config.data.class_names;
+  s.mean_pooled = m.config.model.encoder.pooling == "mean";
+  interpret::write_explanation(cmd.out, e, s);
+  std::printf("predicted %s (%.4f); explanation in %s (heads.png, attention.json, relevance.json, "
+              "index.html)\n",
+              s.class_names[size_t(e.predicted)].c_str(), double(e.probabilities[size_t(e.predicted)]),
+              cmd.out.c_str());
+}
 }  // namespace
 
 const TaskEntry& text_classification_entry() {
   static const TaskEntry entry{kTextClassification, "a Transformer text encoder on JSONL/CSV/TSV records",
-                               train_command, eval_command, predict_command};
+                               train_command, eval_command, predict_command, explain_command};
   return entry;
 }
 

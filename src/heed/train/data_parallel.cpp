@@ -111,6 +111,8 @@ float DataParallel::train_step(const nn::Batch& batch, const Task& task) {
 }
 
 nn::ModelOutput DataParallel::predict(const nn::Batch& batch, const nn::ForwardOptions& options) {
+  HEED_CHECK(!options.attention_gradients,
+             "DataParallel::predict runs without gradients; explain through the model itself");
   const auto parts = slices(batch.size());
   if (parts.size() <= 1) {
     NoGradGuard no_grad;
@@ -130,8 +132,9 @@ nn::ModelOutput DataParallel::predict(const nn::Batch& batch, const nn::ForwardO
   out.logits = Var(concat_rows(logits));
   for (size_t layer = 0; layer < outputs[0].attention.size(); ++layer) {
     std::vector<Tensor> maps;
-    for (const nn::ModelOutput& o : outputs) maps.push_back(o.attention[layer]);
-    out.attention.push_back(concat_rows(maps));
+    for (const nn::ModelOutput& o : outputs) maps.push_back(o.attention[layer]->probabilities);
+    out.attention.push_back(std::make_shared<AttentionCapture>());
+    out.attention.back()->probabilities = concat_rows(maps);
   }
   return out;
 }

@@ -75,18 +75,14 @@ TextEncoder::TextEncoder(const TextEncoderConfig& c, uint64_t seed)
   }
 }
 
-Var TextEncoder::encode(const Tensor& tokens, const Tensor& lengths, std::vector<Tensor>* attention) {
+Var TextEncoder::encode(const Tensor& tokens, const Tensor& lengths, AttentionRecorder* attention) {
   check_tokens(tokens, lengths, config);
   const int64_t t = tokens.size(1);
   Var h = add(embedding(tokens, tok_embed), slice(pos_embed, 1, 0, t));  // [B, T, D]
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
   AttentionMasks masks;
   masks.key_lengths = lengths;
-  for (auto& block : blocks) {
-    Tensor weights;
-    h = block->forward(h, masks, attention ? &weights : nullptr);
-    if (attention) attention->push_back(weights);
-  }
+  for (auto& block : blocks) h = block->forward(h, masks, attention ? attention->next() : nullptr);
   return norm.forward(h);
 }
 
@@ -115,7 +111,9 @@ ModelOutput TextClassifier::forward(const Batch& batch, const ForwardOptions& op
   ModelOutput out;
   const Tensor& tokens = batch.at("tokens");
   const Tensor& lengths = batch.at("lengths");
-  Var h = encode(tokens, lengths, options.attention ? &out.attention : nullptr);
+  auto recorder = attention_recorder(options);
+  Var h = encode(tokens, lengths, recorder.get());
+  if (recorder) out.attention = std::move(recorder->layers);
   const int64_t b = tokens.size(0), t = tokens.size(1), d = config.dim;
   Var pooled = config.pooling == "cls" ? reshape(slice(h, 1, 0, 1), {b, d})
                                        : reshape(matmul(Var(mean_weights(lengths, t)), h), {b, d});
@@ -146,7 +144,9 @@ MaskedLanguageModel::MaskedLanguageModel(const TextEncoderConfig& c, uint64_t se
 ModelOutput MaskedLanguageModel::forward(const Batch& batch, const ForwardOptions& options) {
   ModelOutput out;
   const Tensor& tokens = batch.at("tokens");
-  Var h = encode(tokens, batch.at("lengths"), options.attention ? &out.attention : nullptr);
+  auto recorder = attention_recorder(options);
+  Var h = encode(tokens, batch.at("lengths"), recorder.get());
+  if (recorder) out.attention = std::move(recorder->layers);
   const int64_t rows = tokens.numel(), d = config.dim;
   // Only the masked positions: [M, D] rows of the flattened hidden states (the gather's backward
   // adds into them), then the head and the tied decoder.

@@ -42,8 +42,8 @@ struct TextEncoderConfig {
 class TextEncoder : public Model {
  public:
   // tokens i64 [B, T] (T <= max_len), lengths i64 [B] -> hidden states [B, T, D]; each block's
-  // attention probabilities [B, H, T, T] are appended to `attention` when given.
-  Var encode(const Tensor& tokens, const Tensor& lengths, std::vector<Tensor>* attention = nullptr);
+  // attention is captured by `attention` when given.
+  Var encode(const Tensor& tokens, const Tensor& lengths, AttentionRecorder* attention = nullptr);
 
   TextEncoderConfig config;
   Var pos_embed;

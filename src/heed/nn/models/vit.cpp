@@ -90,7 +90,7 @@ VisionTransformer::VisionTransformer(const VitConfig& c, Rng&& rng)
   head.bias.value().fill_(0.f);
 }
 
-Var VisionTransformer::forward(const Var& images, std::vector<Tensor>* attention) {
+Var VisionTransformer::forward(const Var& images, AttentionRecorder* attention) {
   const Tensor& x = images.value();
   HEED_CHECK(x.dim() == 4 && x.size(1) == config.channels && x.size(2) == config.image_height &&
                  x.size(3) == config.image_width,
@@ -103,11 +103,7 @@ Var VisionTransformer::forward(const Var& images, std::vector<Tensor>* attention
   Var cls = add(Var(Tensor::zeros({b, 1, d})), cls_token);  // [B, 1, D]
   Var h = add(concat({cls, tokens}, 1), pos_embed);         // [B, N + 1, D]
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
-  for (auto& block : blocks) {
-    Tensor weights;
-    h = block->forward(h, {}, attention ? &weights : nullptr);
-    if (attention) attention->push_back(weights);
-  }
+  for (auto& block : blocks) h = block->forward(h, {}, attention ? attention->next() : nullptr);
   h = norm.forward(h);
   Var cls_out = reshape(slice(h, 1, 0, 1), {b, d});  // [B, D]
   return head.forward(cls_out);
@@ -115,7 +111,9 @@ Var VisionTransformer::forward(const Var& images, std::vector<Tensor>* attention
 
 ModelOutput VisionTransformer::forward(const Batch& batch, const ForwardOptions& options) {
   ModelOutput out;
-  out.logits = forward(Var(batch.at("images")), options.attention ? &out.attention : nullptr);
+  auto recorder = attention_recorder(options);
+  out.logits = forward(Var(batch.at("images")), recorder.get());
+  if (recorder) out.attention = std::move(recorder->layers);
   return out;
 }
 

@@ -34,8 +34,8 @@ class VisionTransformer : public Model {
  public:
   VisionTransformer(const VitConfig& config, uint64_t seed);
   // images [B, C, H, W] -> logits [B, classes]. With `attention`, each block's attention
-  // probabilities [B, H, T, T] (T = patches + 1, token 0 = class token) are appended.
-  Var forward(const Var& images, std::vector<Tensor>* attention = nullptr);
+  // (probabilities [B, H, T, T], T = patches + 1, token 0 = class token) is captured.
+  Var forward(const Var& images, AttentionRecorder* attention = nullptr);
 
   // The trainer's interface: batch "images" -> logits.
   ModelOutput forward(const Batch& batch, const ForwardOptions& options = {}) override;

@@ -1,0 +1,15 @@
+// Reading a run's training curves from its metrics.jsonl (one JSON object per line; rows with
+// an "epoch" key are the per-epoch summaries the trainer writes, see train/trainer.h).
+#pragma once
+
+#include <string>
+
+#include "heed/interpret/pictures.h"
+
+namespace heed::interpret {
+
+// The curves of the run in `run_dir`; errors name the file and line of a malformed row, and
+// a directory without metrics.jsonl.
+RunCurves read_run_curves(const std::string& run_dir);
+
+}  // namespace heed::interpret
