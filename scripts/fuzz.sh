@@ -3,7 +3,7 @@
 # for a fixed time on a copy of its seed corpus. docs/reliability.md describes the targets.
 #
 #   scripts/fuzz.sh [seconds_per_target] [target ...]     (default: 60 s, all targets)
-#   targets: safetensors idx config image text
+#   targets: safetensors idx config image text curves
 #
 # Everything goes to build-fuzz/ (FUZZ_BUILD overrides): objects (rebuilt only when a source or
 # header changes), the fuzz_<target> binaries, the working corpora build-fuzz/corpus/<target>/
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [seconds_per_target] [target ...]" >&2; exit 2; }
-all_targets=(safetensors idx config image text)
+all_targets=(safetensors idx config image text curves)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
@@ -205,7 +205,7 @@ cat >"$out/dict/idx.dict" <<'EOF'
 EOF
 dict_of() {
   case $1 in
-    safetensors | config | text) echo "$out/dict/json.dict" ;;
+    safetensors | config | text | curves) echo "$out/dict/json.dict" ;;
     *) echo "$out/dict/$1.dict" ;;
   esac
 }

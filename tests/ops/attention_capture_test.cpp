@@ -48,14 +48,22 @@ AttentionOptions options_for(const CaptureCase& c) {
   return o;
 }
 
-class AttentionCaptureTest : public ::testing::TestWithParam<CaptureCase> {};
+class AttentionCaptureTest : public ::testing::TestWithParam<CaptureCase> {
+ protected:
+  // Random q, k, v of the case's shapes, drawn from `rng` in that order.
+  void draw(Rng& rng) {
+    const CaptureCase c = GetParam();
+    q = Tensor::randn({c.b, c.h, c.tq, c.d}, rng);
+    k = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
+    v = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
+  }
+  Tensor q, k, v;
+};
 
 TEST_P(AttentionCaptureTest, ProbabilitiesMatchReferenceAndOutputIsUnchanged) {
   const CaptureCase c = GetParam();
   Rng rng(11);
-  const Tensor q = Tensor::randn({c.b, c.h, c.tq, c.d}, rng);
-  const Tensor k = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
-  const Tensor v = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
+  draw(rng);
   AttentionOptions o = options_for(c);
   const std::vector<float> plain = attention_fused(Var(q), Var(k), Var(v), o).value().to_vector();
   o.capture = std::make_shared<AttentionCapture>();
@@ -92,9 +100,7 @@ TEST_P(AttentionCaptureTest, ProbabilitiesMatchReferenceAndOutputIsUnchanged) {
 TEST_P(AttentionCaptureTest, GradientIsOutputGradientTimesValuesAndMatchesCentralDifferences) {
   const CaptureCase c = GetParam();
   Rng rng(12);
-  const Tensor q = Tensor::randn({c.b, c.h, c.tq, c.d}, rng);
-  const Tensor k = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
-  const Tensor v = Tensor::randn({c.b, c.h, c.tk, c.d}, rng);
+  draw(rng);
   const Tensor proj = Tensor::randn({c.b, c.h, c.tq, c.d}, rng);  // L = sum(proj * out)
   AttentionOptions o = options_for(c);
   o.capture = std::make_shared<AttentionCapture>();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "heed/interpret/pictures.h"
 
@@ -11,5 +12,7 @@ namespace heed::interpret {
 // The curves of the run in `run_dir`; errors name the file and line of a malformed row, and
 // a directory without metrics.jsonl.
 RunCurves read_run_curves(const std::string& run_dir);
+// The same from the file's bytes; `file` names it in errors (fuzz_curves.cpp).
+RunCurves parse_run_curves(std::string_view text, const std::string& file, const std::string& label);
 
 }  // namespace heed::interpret
