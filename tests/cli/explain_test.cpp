@@ -134,6 +134,7 @@ TEST_F(ExplainCli, BadRequestsFailClearlyAndWriteNothing) {
       {{}, (dir_ / "full").string(), "exists and is not an empty directory"},
       {{}, (dir_ / "no" / "such" / "dir").string(), "does not exist"},
       {{"--index", "1"}, (dir_ / "d").string(), "--index 1 is outside"},
+      {{}, "/proc/heed-explain-here", "cannot create"},  // a directory nobody can write into
   };
   for (const Case& c : cases) {
     const test::CliResult r = explain(c.extra, c.out);

@@ -128,6 +128,13 @@ void write_explanation(const std::string& out, const Explanation& e, const Expla
       const Tensor im = s.image.contiguous();
       image = {{"channels", im.size(0)}, {"height", im.size(1)}, {"width", im.size(2)},
                {"pixels", im.to_vector()}};
+    } else {  // text: the tokens coloured by relevance
+      std::vector<std::string> shown;
+      for (size_t i = 0; i < s.tokens.size(); ++i)
+        if (int64_t(i) != s.query) shown.push_back(s.tokens[i]);
+      std::vector<RelevancePanel> panels;
+      for (const char* m : kMethods) panels.push_back({m, subject_relevance(relevance_of(e, m), s)});
+      draw_tokens((tmp / "overlay.png").string(), shown, panels, title);
     }
     draw_heads((tmp / "heads.png").string(), e.attention, "attention by layer and head");
     write_text(tmp / "index.html", explorer_html(attention, relevance, image));

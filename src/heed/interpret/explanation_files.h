@@ -1,6 +1,7 @@
 // What `heed explain` writes into its output directory, all at once (a temporary directory
 // renamed into place, so a failed run leaves nothing half-written):
-//   overlay.png      relevance over the input image, one panel per method (images only);
+//   overlay.png      relevance over the input image, one panel per method (for text: the
+//                    tokens on backgrounds coloured by relevance);
 //   heads.png        every layer x head attention map;
 //   attention.json   bertviz's shape: {"tokens": [...], "attention": per layer [heads][T][T]};
 //   relevance.json   the prediction and, per method, each input token's relevance (for images

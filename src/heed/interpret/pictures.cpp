@@ -151,6 +151,66 @@ void draw_overlay(const std::string& path, const Tensor& image, int64_t rows, in
   write_png(surface.get(), path);
 }
 
+void draw_tokens(const std::string& path, const std::vector<std::string>& tokens,
+                 const std::vector<RelevancePanel>& panels, const std::string& title) {
+  HEED_CHECK(!panels.empty(), "draw_tokens: nothing to draw");
+  const double width = 900, font = 14, line = 22, pad = 3;
+  // Measure first (cairo needs a context for text extents), then draw on a surface that fits.
+  Surface probe = image_surface(1, 1);
+  Context measure(cairo_create(probe.get()), cairo_destroy);
+  cairo_select_font_face(measure.get(), kFont, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(measure.get(), font);
+  std::vector<double> widths;
+  for (const std::string& t : tokens) {
+    cairo_text_extents_t ext;
+    cairo_text_extents(measure.get(), t.c_str(), &ext);
+    widths.push_back(std::max(ext.x_advance, 4.0) + 2 * pad);
+  }
+  auto lines_of = [&] {
+    int lines = 1;
+    double x = 0;
+    for (double w : widths) {
+      if (x + w > width - 2 * kMargin && x > 0) ++lines, x = 0;
+      x += w + 2;
+    }
+    return lines;
+  };
+  const double block = lines_of() * line + 30;
+  const int height = int(kTitle + block * double(panels.size()) + kMargin);
+  Surface surface = image_surface(int(width), height);
+  Context cr(cairo_create(surface.get()), cairo_destroy);
+  cairo_set_source_rgb(cr.get(), 1, 1, 1);
+  cairo_paint(cr.get());
+  text(cr.get(), kMargin, 28, 18, title, true);
+  for (size_t p = 0; p < panels.size(); ++p) {
+    const std::vector<float>& g = panels[p].grid;
+    HEED_CHECK(g.size() == tokens.size(), "draw_tokens: panel '", panels[p].title, "' has ", g.size(),
+               " values for ", tokens.size(), " tokens");
+    float lo = *std::min_element(g.begin(), g.end()), hi = *std::max_element(g.begin(), g.end());
+    if (!(hi > lo)) hi = lo + 1.f;
+    const double y0 = kTitle + block * double(p);
+    text(cr.get(), kMargin, y0 + 14, 13, panels[p].title, true);
+    double x = kMargin, y = y0 + 22;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (x + widths[i] > width - kMargin && x > kMargin) x = kMargin, y += line;
+      float rgb[3];
+      const float v = (g[i] - lo) / (hi - lo);
+      colour_map(v, rgb);
+      cairo_set_source_rgb(cr.get(), rgb[0], rgb[1], rgb[2]);
+      cairo_rectangle(cr.get(), x, y, widths[i], line - 3);
+      cairo_fill(cr.get());
+      cairo_select_font_face(cr.get(), kFont, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+      cairo_set_font_size(cr.get(), font);
+      const double ink = v > 0.6 ? 0.0 : 1.0;  // dark text on the bright end of the map
+      cairo_set_source_rgb(cr.get(), ink, ink, ink);
+      cairo_move_to(cr.get(), x + pad, y + line - 8);
+      cairo_show_text(cr.get(), tokens[i].c_str());
+      x += widths[i] + 2;
+    }
+  }
+  write_png(surface.get(), path);
+}
+
 void draw_heads(const std::string& path, const std::vector<Tensor>& attention, const std::string& title) {
   HEED_CHECK(!attention.empty(), "draw_heads: no layers");
   const int layers = int(attention.size()), heads = int(attention[0].size(0));

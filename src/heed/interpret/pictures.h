@@ -21,6 +21,11 @@ struct RelevancePanel {
 void draw_overlay(const std::string& path, const Tensor& image, int64_t rows, int64_t cols,
                   const std::vector<RelevancePanel>& panels, const std::string& title);
 
+// Text: each method's tokens in reading order, wrapped, each on a background coloured by its
+// relevance (panel.grid holds one value per token).
+void draw_tokens(const std::string& path, const std::vector<std::string>& tokens,
+                 const std::vector<RelevancePanel>& panels, const std::string& title);
+
 // attention: per layer [H, T, T].
 void draw_heads(const std::string& path, const std::vector<Tensor>& attention, const std::string& title);
 

@@ -367,8 +367,8 @@ void explain_command(const ExplainCommand& cmd) {
   s.class_names = m.config.data.class_names;
   s.mean_pooled = m.config.model.encoder.pooling == "mean";
   interpret::write_explanation(cmd.out, e, s);
-  std::printf("predicted %s (%.4f); explanation in %s (heads.png, attention.json, relevance.json, "
-              "index.html)\n",
+  std::printf("predicted %s (%.4f); explanation in %s (overlay.png, heads.png, attention.json, "
+              "relevance.json, index.html)\n",
               s.class_names[size_t(e.predicted)].c_str(), double(e.probabilities[size_t(e.predicted)]),
               cmd.out.c_str());
 }
