@@ -51,7 +51,7 @@ version=$(sed -n 's/^project(heed VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 # those on every target), and clang 14 crashes ("Cannot select: X86ISD::VRNDSCALE") compiling
 # Highway's per-target code inside OpenMP-outlined loop bodies, which it emits without the
 # target attribute. Only the baseline target is compiled here.
-read -ra cairo_flags <<<"$(pkg-config --cflags cairo)"  # cairo.h lives in its own directory
+read -ra cairo_flags <<<"$(pkg-config --cflags cairo fontconfig)"  # cairo.h lives in its own directory
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fopenmp -Isrc -D__SANITIZE_ADDRESS__=1
         -DHWY_COMPILE_ONLY_STATIC=1 "-DHEED_VERSION=\"$version\"" "${cairo_flags[@]}"
         -fsanitize=address,undefined -fno-sanitize-recover=all -Wno-pass-failed)
@@ -59,7 +59,7 @@ lib_flags=("${common[@]}" -fsanitize=fuzzer-no-link)  # library code: coverage, 
 # shellcheck disable=SC2054
 link_flags=(-fsanitize=fuzzer,address,undefined -fopenmp)
 
-libs=(-ldnnl -lpng -lz -lhwy -lsentencepiece -lsentencepiece_train -lxxhash -lcairo)  # the library's external dependencies; unused ones are not linked in
+libs=(-ldnnl -lpng -lz -lhwy -lsentencepiece -lsentencepiece_train -lxxhash -lcairo -lfontconfig)  # the library's external dependencies; unused ones are not linked in
 mkdir -p "$out/obj" "$out/logs" "$out/dict"
 # Objects built with other flags are discarded.
 flags_id=$("$cxx" --version | head -1; echo "${lib_flags[*]}")

@@ -15,7 +15,7 @@ packages=(
   libhwy-dev                                    # Highway: portable SIMD (attention kernels)
   libsentencepiece-dev                          # the subword tokenizer of the text tasks
   libxxhash-dev                                 # checkpoint checksums (xxHash64)
-  libcairo2-dev fonts-dejavu-core               # heed explain's pictures, and their font
+  libcairo2-dev fonts-dejavu-core               # heed explain's pictures (cairo, fontconfig), their font
   python3                                       # scripts/data/*: converting the real data sets
   dataset-fashion-mnist                         # the main job's data (Debian package)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
