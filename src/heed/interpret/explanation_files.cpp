@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "heed/core/error.h"
+#include "heed/interpret/explorer.h"
 #include "heed/interpret/pictures.h"
 #include "heed/interpret/relevance.h"
 

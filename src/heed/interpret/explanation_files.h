@@ -42,8 +42,4 @@ nlohmann::json attention_json(const Explanation& e, const ExplainSubject& s);
 // Writes the directory `out` (created; an existing non-empty directory is an error naming it).
 void write_explanation(const std::string& out, const Explanation& e, const ExplainSubject& s);
 
-// The explorer page for the two JSON documents above (explorer.cpp).
-std::string explorer_html(const nlohmann::json& attention, const nlohmann::json& relevance,
-                          const nlohmann::json& image);
-
 }  // namespace heed::interpret

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "heed/interpret/explanation_files.h"
+#include "heed/interpret/explorer.h"
 
 namespace heed::interpret {
 
