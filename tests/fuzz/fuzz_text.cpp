@@ -4,7 +4,8 @@
 //        are then cut, validated and encoded ([CLS] f1 [SEP] f2 ...) by a small tokenizer, as
 //        the text tasks do;
 //   4    raw text given straight to the tokenizer (after valid_utf8, as `heed predict --text`);
-//   5    a serialized tokenizer model, as a checkpoint's "tokenizer" metadata holds one.
+//   5    a serialized tokenizer model, as a checkpoint's "tokenizer" metadata holds one;
+//   6    an interaction log (CSV, MovieLens's columns) read, ordered, filtered and split.
 // Expected outcomes: success or heed::Error; anything else is a bug.
 
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "heed/core/error.h"
+#include "heed/data/interactions.h"
 #include "heed/data/text_table.h"
 #include "heed/data/tokenizer.h"
 #include "heed/tasks/text_data.h"
@@ -43,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
       case 4:
         (void)tokenizer().encode(heed::data::valid_utf8(rest));
         break;
@@ -52,15 +54,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)t.encode("hello world");
         break;
       }
+      case 6: {
+        const heed::data::UserSequences s = heed::data::build_sequences(
+            heed::data::read_interactions(heed::data::parse_text_table("in.csv", rest), {}), {3, 2});
+        for (const auto& sequence : s.sequences) (void)heed::data::LeaveOneOut{sequence}.test_input();
+        break;
+      }
       default: {
         const char* names[] = {"in.jsonl", "in.csv", "in.tsv", "in.txt"};
-        const heed::data::TextTable table = heed::data::parse_text_table(names[data[0] % 6], rest);
+        const heed::data::TextTable table = heed::data::parse_text_table(names[data[0] % 7], rest);
         heed::tasks::TextInputOptions o;
         o.max_chars = 64;
+        o.max_tokens = 32;
+        o.tail_tokens = data[0] % 3 == 0 ? 8 : 0;
         o.text_fields = table.columns.empty() ? std::vector<std::string>{"text"} : table.columns;
         if (o.text_fields.size() > 3) o.text_fields.resize(3);
         const heed::tasks::Texts texts = heed::tasks::read_texts(table, o);
-        for (const auto& fields : texts.fields) (void)heed::tasks::encode_fields(tokenizer(), fields, 32);
+        for (const auto& fields : texts.fields) (void)heed::tasks::encode_fields(tokenizer(), fields, o);
       }
     }
   } catch (const heed::Error&) {

@@ -102,6 +102,30 @@ class TextTask : public ::testing::Test {
 };
 fs::path* TextTask::data_ = nullptr;
 
+// Truncation keeps the head, or the head and the tail (data.tail_tokens), of the whole
+// [CLS] subject [SEP] body sequence: checked against slices of the uncut sequence.
+TEST(EncodeFields, HeadOrHeadAndTail) {
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 200; ++i) corpus.push_back("one two three four five six seven eight nine ten " + std::to_string(i));
+  data::TokenizerOptions to;
+  to.vocab_size = 40;
+  const data::Tokenizer tok = data::Tokenizer::train(corpus, to);
+  const std::vector<std::string> fields = {"one two three", "four five six seven eight nine ten one two three four"};
+  TextInputOptions o;
+  o.max_tokens = 1000;
+  const std::vector<int32_t> whole = encode_fields(tok, fields, o);
+  ASSERT_GT(whole.size(), 12u);
+  EXPECT_EQ(whole[0], data::Tokenizer::kCls);
+  o.max_tokens = 10;
+  EXPECT_EQ(encode_fields(tok, fields, o), std::vector<int32_t>(whole.begin(), whole.begin() + 10));
+  o.tail_tokens = 4;
+  std::vector<int32_t> expected(whole.begin(), whole.begin() + 6);
+  expected.insert(expected.end(), whole.end() - 4, whole.end());
+  EXPECT_EQ(encode_fields(tok, fields, o), expected);
+  o.max_tokens = int64_t(whole.size());  // nothing to cut: the tail changes nothing
+  EXPECT_EQ(encode_fields(tok, fields, o), whole);
+}
+
 TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
   const TextClassifierConfig c = parse_text_classifier_config(base_config(*data_));
   const train::TrainResult r = train_text_classifier(c, out("run"), false);
@@ -292,6 +316,11 @@ TEST_F(TextTask, BadInputIsNamedBeforeAnyWork) {
   j = base_config(*data_);
   j["data"]["max_tokens"] = 64;
   EXPECT_CONTAINS(error_of([&] { parse_text_classifier_config(j); }), "data.max_tokens (64) must be at most model.max_len (32)");
+  j = base_config(*data_);
+  j["data"]["tail_tokens"] = j["data"]["max_tokens"];
+  EXPECT_CONTAINS(error_of([&] { parse_text_classifier_config(j); }), "data.tail_tokens (");
+  j["data"]["tail_tokens"] = -1;
+  EXPECT_CONTAINS(error_of([&] { parse_text_classifier_config(j); }), "data.tail_tokens");
   j = base_config(*data_);
   j["data"]["select_metric"] = "f1:spam";
   EXPECT_CONTAINS(train_error(j), "no class 'spam' (the classes are offer, work)");

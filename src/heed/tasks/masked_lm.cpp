@@ -18,8 +18,7 @@ using nlohmann::json;
 
 MaskedLmConfig parse_masked_lm_config(const json& j) {
   const MaskedLmConfig c = train::read_task_config<MaskedLmConfig>(j, kMaskedLm);
-  HEED_CHECK(c.data.input.max_tokens <= c.model.max_len, "config: data.max_tokens (", c.data.input.max_tokens,
-             ") must be at most model.max_len (", c.model.max_len, ")");
+  check_lengths(c.data.input, c.model.max_len);
   return c;
 }
 
@@ -194,7 +193,7 @@ train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::s
   config.model.validate();
   auto encode = [&](const Texts& texts, const std::vector<int64_t>& which) {
     std::vector<std::vector<int32_t>> out;
-    for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], in.max_tokens));
+    for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], in));
     return out;
   };
   const MaskedLmDataset train_data(encode(corpus, train_idx), tokenizer.vocab_size(), config.data.mask_probability,
@@ -280,7 +279,7 @@ void eval_command(const EvalCommand& cmd) {
   HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.validation in its config; give --data FILE");
   const Texts texts = read_corpus({path}, m.config.data.input);
   std::vector<std::vector<int32_t>> seqs;
-  for (const auto& f : texts.fields) seqs.push_back(encode_fields(m.tokenizer, f, m.config.data.input.max_tokens));
+  for (const auto& f : texts.fields) seqs.push_back(encode_fields(m.tokenizer, f, m.config.data.input));
   const MaskedLmDataset data(seqs, m.tokenizer.vocab_size(), m.config.data.mask_probability, m.config.model.max_len);
   const train::ShuffledBatches plan(iota_of(size_t(data.size())), m.config.data.input.eval_batch_size, false, false, 0);
   const train::EvalResult e = train::evaluate(*m.model, MaskedLmTask(), data, plan);

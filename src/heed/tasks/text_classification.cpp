@@ -21,8 +21,7 @@ using nlohmann::json;
 
 TextClassifierConfig parse_text_classifier_config(const json& j) {
   const TextClassifierConfig c = train::read_task_config<TextClassifierConfig>(j, kTextClassification);
-  HEED_CHECK(c.data.input.max_tokens <= c.model.encoder.max_len, "config: data.max_tokens (",
-             c.data.input.max_tokens, ") must be at most model.max_len (", c.model.encoder.max_len, ")");
+  check_lengths(c.data.input, c.model.encoder.max_len);
   return c;
 }
 
@@ -66,9 +65,9 @@ std::vector<std::string> classes_for(const data::TextTable& train, const TextCla
 }
 
 std::vector<std::vector<int32_t>> encode_all(const data::Tokenizer& tokenizer, const Texts& texts,
-                                             const std::vector<int64_t>& which, int64_t max_tokens) {
+                                             const std::vector<int64_t>& which, const TextInputOptions& options) {
   std::vector<std::vector<int32_t>> out;
-  for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], max_tokens));
+  for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], options));
   return out;
 }
 
@@ -169,13 +168,13 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
   config.model.encoder.num_classes = int64_t(config.data.class_names.size());
   config.model.encoder.validate();
 
-  auto train_data = std::make_unique<TextDataset>(encode_all(tokenizer, all, train_idx, in.max_tokens), train_labels,
+  auto train_data = std::make_unique<TextDataset>(encode_all(tokenizer, all, train_idx, in), train_labels,
                                                   config.data.token_dropout);
   auto val_data =
       in.validation.empty()
-          ? std::make_unique<TextDataset>(encode_all(tokenizer, all, val_idx, in.max_tokens), pick(all_labels, val_idx))
+          ? std::make_unique<TextDataset>(encode_all(tokenizer, all, val_idx, in), pick(all_labels, val_idx))
           : std::make_unique<TextDataset>(encode_all(tokenizer, validation.texts,
-                                                     iota_of(validation.texts.fields.size()), in.max_tokens),
+                                                     iota_of(validation.texts.fields.size()), in),
                                           validation.labels);
   HEED_CHECK(val_data->size() > 0, in.train, ": the validation split is empty");
   std::unique_ptr<train::BatchPlan> plan =
@@ -243,7 +242,7 @@ LoadedTextClassifier load_text_classifier(const train::Checkpoint& ckpt) {
 
 train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas) {
   const Split s = read_labelled(path, m.config.data, m.config.data.class_names);
-  const TextDataset data(encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input.max_tokens),
+  const TextDataset data(encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input),
                          s.labels);
   const ClassificationTask task(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric,
                                 class_weights_of(m.config.data));
@@ -330,7 +329,7 @@ void predict_command(const PredictCommand& cmd) {
   if (!cmd.text.empty()) {
     std::vector<std::string> fields(in.text_fields.size());
     fields[0] = data::valid_utf8(cmd.text);
-    const json top = top_k(m, {encode_fields(m.tokenizer, fields, in.max_tokens)}, cmd.top_k)[0];
+    const json top = top_k(m, {encode_fields(m.tokenizer, fields, in)}, cmd.top_k)[0];
     print_prediction("text", top, cmd.json, nullptr);
     return;
   }
@@ -343,7 +342,7 @@ void predict_command(const PredictCommand& cmd) {
   std::vector<std::vector<int32_t>> sequences;
   for (std::vector<std::string> f : texts.fields) {
     f.resize(in.text_fields.size());
-    sequences.push_back(encode_fields(m.tokenizer, f, in.max_tokens));
+    sequences.push_back(encode_fields(m.tokenizer, f, in));
   }
   const std::vector<json> tops = top_k(m, sequences, cmd.top_k);
   for (size_t i = 0; i < tops.size(); ++i)
@@ -356,7 +355,7 @@ void explain_command(const ExplainCommand& cmd) {
   const TextInputOptions& in = m.config.data.input;
   std::vector<std::string> fields(in.text_fields.size());
   fields[0] = data::valid_utf8(cmd.text);
-  const std::vector<int32_t> ids = encode_fields(m.tokenizer, fields, in.max_tokens);
+  const std::vector<int32_t> ids = encode_fields(m.tokenizer, fields, in);
   const TextDataset one({ids}, {});
   const nn::Batch batch = one.batch({0}, {});
   const interpret::Explanation e =

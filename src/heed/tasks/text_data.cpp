@@ -53,16 +53,28 @@ void report_text_fixes(const Texts& t) {
                t.path.c_str(), t.fields.size(), long(t.cut), long(t.invalid_utf8), long(t.empty));
 }
 
+void check_lengths(const TextInputOptions& o, int64_t model_max_len) {
+  HEED_CHECK(o.max_tokens <= model_max_len, "config: data.max_tokens (", o.max_tokens,
+             ") must be at most model.max_len (", model_max_len, ")");
+  HEED_CHECK(o.tail_tokens < o.max_tokens, "config: data.tail_tokens (", o.tail_tokens,
+             ") must be less than data.max_tokens (", o.max_tokens, "): the head keeps at least [CLS]");
+}
+
 std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::vector<std::string>& fields,
-                                   int64_t max_tokens) {
+                                   const TextInputOptions& options) {
+  const int64_t max_tokens = options.max_tokens;
+  // The tail needs every field; the head alone can stop encoding once it has enough.
+  const int64_t tail = std::min(options.tail_tokens, max_tokens - 1);  // [CLS] stays (check_lengths)
   std::vector<int32_t> ids = {data::Tokenizer::kCls};
   for (size_t f = 0; f < fields.size(); ++f) {
     if (f > 0) ids.push_back(data::Tokenizer::kSep);
     const std::vector<int32_t> piece = tokenizer.encode(fields[f]);
     ids.insert(ids.end(), piece.begin(), piece.end());
-    if (int64_t(ids.size()) >= max_tokens) break;
+    if (tail == 0 && int64_t(ids.size()) >= max_tokens) break;
   }
-  if (int64_t(ids.size()) > max_tokens) ids.resize(size_t(max_tokens));
+  if (int64_t(ids.size()) <= max_tokens) return ids;
+  const int64_t head = max_tokens - tail;
+  ids.erase(ids.begin() + head, ids.end() - tail);
   return ids;
 }
 

@@ -48,6 +48,10 @@ struct TextInputOptions {
   double validation_fraction = 0.1;
   std::vector<std::string> text_fields = {"text"};  // joined with [SEP]
   int64_t max_tokens = 256;     // per sequence, [CLS] and [SEP]s included
+  // Of a sequence longer than max_tokens, keep the last tail_tokens and the first
+  // max_tokens - tail_tokens (Sun et al. 2019, "How to fine-tune BERT for text classification":
+  // head + tail beats the head alone; a mail's end holds its signature or unsubscribe footer).
+  int64_t tail_tokens = 0;
   int64_t max_chars = 100000;   // per field, before tokenising (longer ones are cut and counted)
   int64_t eval_batch_size = 64;
   int64_t bucket_batches = 50;  // length-bucketed batches (train/batch_loader.h); 0: random
@@ -65,6 +69,7 @@ void visit(V& v, TextInputOptions& d) {
   v("validation_fraction", d.validation_fraction, between(0, 1));
   v("text_fields", d.text_fields, non_empty());
   v("max_tokens", d.max_tokens, in(2, 1 << 20));
+  v("tail_tokens", d.tail_tokens, non_negative());
   v("max_chars", d.max_chars, at_least(1));
   v("eval_batch_size", d.eval_batch_size, neutral(positive()));
   v("bucket_batches", d.bucket_batches, non_negative());
@@ -73,6 +78,9 @@ void visit(V& v, TextInputOptions& d) {
   v("tokenizer_type", d.tokenizer_type, one_of({"unigram", "bpe"}));
 }
 
+// The cross-key checks of the lengths: max_tokens fits the model's positions (model.max_len)
+// and tail_tokens leaves room for [CLS].
+void check_lengths(const TextInputOptions& options, int64_t model_max_len);
 
 // Records of a file as texts: each field of `fields` cut to max_chars characters (UTF-8 code
 // points) and joined in order; counts what it had to change.
@@ -86,9 +94,10 @@ Texts read_texts(const data::TextTable& table, const TextInputOptions& options);
 // One line on stderr about what read_texts changed (nothing when it changed nothing).
 void report_text_fixes(const Texts& texts);
 
-// [CLS] ids(field 1) [SEP] ids(field 2) ..., cut to max_tokens.
+// [CLS] ids(field 1) [SEP] ids(field 2) ..., cut to options.max_tokens: the head only, or the
+// head and the last options.tail_tokens.
 std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::vector<std::string>& fields,
-                                   int64_t max_tokens);
+                                   const TextInputOptions& options);
 
 // The tokenizer of a run: init_from's (when set: its vocabulary is the embedding's), else the
 // data.tokenizer file, else one trained on `training` texts; says on stderr which.
