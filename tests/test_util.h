@@ -13,6 +13,13 @@
 #include <string>
 #include <vector>
 
+// Expects `part` somewhere in `text` (an error message, a report), printing both when not.
+#define EXPECT_CONTAINS(text, part)                                                              \
+  do {                                                                                           \
+    const std::string text_ = (text), part_ = (part);                                            \
+    EXPECT_NE(text_.find(part_), std::string::npos) << "\"" << part_ << "\" not in: " << text_; \
+  } while (0)
+
 namespace heed::test {
 
 // True in AddressSanitizer builds (GCC defines __SANITIZE_ADDRESS__; clang has __has_feature),

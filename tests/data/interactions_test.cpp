@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "heed/core/error.h"
+#include "test_util.h"
 
 namespace heed::data {
 namespace {
@@ -19,12 +20,6 @@ std::string error_of(const std::string& path, const std::string& bytes, const In
   ADD_FAILURE() << "no heed::Error for " << path;
   return "";
 }
-
-#define EXPECT_CONTAINS(text, part)                                                    \
-  do {                                                                                 \
-    const std::string t_ = (text), p_ = (part);                                        \
-    EXPECT_NE(t_.find(p_), std::string::npos) << "\"" << p_ << "\" not in: " << t_;    \
-  } while (0)
 
 TEST(Interactions, TimeOrderTiesByItemIdAndDuplicates) {
   // User 7: items 30 and 5 share time 100 (5 first by id), 12 at 50 comes before both; the

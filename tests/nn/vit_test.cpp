@@ -22,7 +22,6 @@
 #include "heed/tasks/image_classification.h"
 #include "ops/gradcheck.h"
 #include "test_util.h"
-#include "test_util.h"
 
 namespace heed {
 namespace {
@@ -52,13 +51,6 @@ std::string error_of(F&& f) {
   ADD_FAILURE() << "no heed::Error thrown";
   return "";
 }
-
-#define EXPECT_CONTAINS(text, part)                                          \
-  do {                                                                       \
-    const std::string text_ = (text), part_ = (part);                        \
-    EXPECT_NE(text_.find(part_), std::string::npos)                          \
-        << "\"" << part_ << "\" not in: " << text_;                          \
-  } while (0)
 
 bool is_golden(const std::string& name) { return name.rfind("golden.", 0) == 0; }
 

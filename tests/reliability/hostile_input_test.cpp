@@ -40,6 +40,7 @@
 #include "heed/nn/models/vit.h"
 #include "heed/tasks/image_classification.h"
 #include "test_files.h"
+#include "test_util.h"
 
 namespace heed {
 namespace {
@@ -69,12 +70,6 @@ Bytes read_bytes(const fs::path& path) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-#define EXPECT_CONTAINS(text, part)                                                    \
-  do {                                                                                 \
-    const std::string text_ = (text), part_ = (part);                                  \
-    EXPECT_NE(text_.find(part_), std::string::npos) << "\"" << part_ << "\" not in: " << text_; \
-  } while (0)
 
 // Exit status 1 through heed's error path, one line on stderr holding every one of the given
 // parts, nothing on stdout.

@@ -21,6 +21,7 @@
 #include "heed/io/safetensors.h"
 #include "heed/train/config_json.h"
 #include "test_files.h"
+#include "test_util.h"
 
 namespace heed::tasks {
 namespace {
@@ -45,13 +46,6 @@ std::string error_of(F&& f) {
   ADD_FAILURE() << "no heed::Error thrown";
   return "";
 }
-
-#define EXPECT_CONTAINS(text, part)                                          \
-  do {                                                                       \
-    const std::string text_ = (text), part_ = (part);                        \
-    EXPECT_NE(text_.find(part_), std::string::npos)                          \
-        << "\"" << part_ << "\" not in: " << text_;                          \
-  } while (0)
 
 constexpr int kSide = 8, kClasses = 3, kTrainImages = 300, kTestImages = 60;
 

@@ -17,6 +17,7 @@
 #include "heed/io/safetensors.h"
 #include "heed/tasks/masked_lm.h"
 #include "test_files.h"
+#include "test_util.h"
 
 namespace heed::tasks {
 namespace {
@@ -34,12 +35,6 @@ std::string error_of(F&& f) {
   ADD_FAILURE() << "no heed::Error thrown";
   return "";
 }
-
-#define EXPECT_CONTAINS(text, part)                                                      \
-  do {                                                                                   \
-    const std::string text_ = (text), part_ = (part);                                    \
-    EXPECT_NE(text_.find(part_), std::string::npos) << "\"" << part_ << "\" not in: " << text_; \
-  } while (0)
 
 // Class "offer": words of selling; class "work": words of work; both share filler words and
 // have variable lengths, so batches need padding.
