@@ -16,6 +16,7 @@ void register_bench(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
+void register_recommend(CLI::App& app);
 void register_explain(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_tokenizer(CLI::App& app);

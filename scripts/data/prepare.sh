@@ -8,6 +8,7 @@ config=${1:?usage: scripts/data/prepare.sh CONFIG}
 [ -f "$config" ] || { echo "prepare: $config: no such file" >&2; exit 1; }
 found=0
 if grep -q 'data/spamassassin' "$config"; then scripts/data/spamassassin.sh; found=1; fi
+if grep -q 'data/movielens' "$config"; then scripts/data/movielens.sh; found=1; fi
 if grep -q 'data/fashion-mnist' "$config" || ! grep -q '"task"' "$config" || grep -q '"image-classification"' "$config"; then
   scripts/data/fashion-mnist.sh
   found=1

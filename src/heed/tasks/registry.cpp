@@ -6,6 +6,7 @@
 #include "heed/core/error.h"
 #include "heed/tasks/image_classification.h"
 #include "heed/tasks/masked_lm.h"
+#include "heed/tasks/sequential_recommendation.h"
 #include "heed/tasks/text_classification.h"
 
 namespace heed::tasks {
@@ -13,7 +14,7 @@ namespace heed::tasks {
 namespace {
 const std::vector<const TaskEntry*>& entries() {
   static const std::vector<const TaskEntry*> all = {&image_classification_entry(), &text_classification_entry(),
-                                                    &masked_lm_entry()};
+                                                    &masked_lm_entry(), &sequential_recommendation_entry()};
   return all;
 }
 }  // namespace
