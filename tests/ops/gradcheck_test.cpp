@@ -93,6 +93,31 @@ TEST(GradCheck, CrossEntropy) {
   EXPECT_GRADS([&](auto& v) { return cross_entropy(v[0], targets, weighted); }, {randn({6, 5}, 4)}, {true});
 }
 
+TEST(GradCheck, LinearCrossEntropyInChunks) {
+  // Chunks of 1, 3 and all 7 rows, an ignored row in the middle chunk: finite differences.
+  Tensor targets = Tensor::from_indices({7}, {1, 4, -100, 0, 2, 3, 4});
+  for (int64_t chunk : {1, 3, 7})
+    EXPECT_GRADS([&](auto& v) { return linear_cross_entropy(v[0], v[1], targets, -100, chunk); },
+                 {randn({7, 4}, 5), randn({5, 4}, 6)}, {true, true})
+        << "chunk " << chunk;
+}
+
+TEST(LinearCrossEntropy, EqualsTheComposedOpsAndKeepsNoLogits) {
+  // Against cross_entropy(linear(x, w)): the loss and both gradients, to float rounding.
+  Tensor targets = Tensor::from_indices({9}, {1, 4, -100, 0, 2, 3, 4, 4, 1});
+  Tensor x = randn({9, 6}, 7), w = randn({5, 6}, 8);
+  Var xa(x.clone(), true), wa(w.clone(), true), xb(x.clone(), true), wb(w.clone(), true);
+  Var fused = linear_cross_entropy(xa, wa, targets, -100, 4);
+  Var composed = cross_entropy(linear(xb, wb), targets);
+  EXPECT_NEAR(fused.value().item(), composed.value().item(), 1e-6);
+  fused.backward();
+  composed.backward();
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(xa.grad().f32()[i], xb.grad().f32()[i], 1e-6) << i;
+  for (int64_t i = 0; i < w.numel(); ++i) EXPECT_NEAR(wa.grad().f32()[i], wb.grad().f32()[i], 1e-6) << i;
+  EXPECT_THROW(linear_cross_entropy(xa, wa, Tensor::from_indices({9}, {1, 4, 5, 0, 2, 3, 4, 4, 1})), Error);
+  EXPECT_THROW(linear_cross_entropy(xa, Var(randn({5, 3}, 9)), targets), Error);
+}
+
 TEST(GradCheck, Reductions) {
   EXPECT_GRADS([](auto& v) { return sum(v[0]); }, {randn({3, 4}, 1)}, {true});
   EXPECT_GRADS([](auto& v) { return mean(v[0]); }, {randn({3, 4}, 2)}, {true});

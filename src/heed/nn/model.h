@@ -35,6 +35,10 @@ struct ForwardOptions {
 struct ModelOutput {
   Var logits;                   // [B, classes] or [B, T, vocabulary]
   AttentionCaptures attention;  // per layer (probabilities [B, H, T, T]) when asked for
+  // When defined, `logits` holds hidden states [M, D] whose logits would be
+  // logits @ output_weight^T ([M, V]): the loss makes them chunk by chunk (linear_cross_entropy)
+  // instead of the model holding them whole. Output layers over every item or word.
+  Var output_weight;
 };
 
 // The recorder a model's forward hands its layers: null unless `options` ask for attention.

@@ -48,6 +48,11 @@ struct CrossEntropyOptions {
 // (with weights: the weighted mean, divided by the counted rows' total weight).
 Var cross_entropy(const Var& logits, const Tensor& targets, const CrossEntropyOptions& options = {});
 
+// cross_entropy(linear(x [N, D], weight [C, D]), targets) computed `chunk_rows` rows at a time
+// (0: about 8 MB of logits) so the [N, C] logits never exist whole: output layers over large
+// vocabularies. Gradients for x and weight.
+Var linear_cross_entropy(const Var& x, const Var& weight, const Tensor& targets, int64_t ignore_index = -100,
+                         int64_t chunk_rows = 0);
 Var sum(const Var& x);   // -> scalar (shape [])
 Var mean(const Var& x);  // -> scalar
 Var sum(const Var& x, int64_t dim, bool keepdim = false);

@@ -153,7 +153,9 @@ double SequentialRecommendationTask::target_weight(const nn::Batch& batch) const
 
 Var SequentialRecommendationTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
   const Tensor targets = nn::take(batch.at("next_items"), nn::nonzero_positions(batch.at("next_items")));
-  if (loss_ == "ce") return cross_entropy(output.logits, targets);
+  if (loss_ == "ce")
+    return output.output_weight.defined() ? linear_cross_entropy(output.logits, output.output_weight, targets)
+                                          : cross_entropy(output.logits, targets);
   // BCE with logits: -log sigmoid(pos) - log(1 - sigmoid(neg)) per position, as two-class
   // cross-entropies over [0, score] (target 1 for the next item, 0 for the negative).
   const int64_t m = targets.numel();

@@ -118,8 +118,9 @@ ModelOutput SasRec::forward(const Batch& batch, const ForwardOptions& options) {
   const Tensor next = batch.at("next_items");
   const Tensor positions = nonzero_positions(next);
   Var picked = embedding(positions, rows);  // [M, D]
-  if (config.loss == "ce") {
-    out.logits = linear(picked, item_embed);  // [M, items + 1]
+  if (config.loss == "ce") {  // logits [M, items + 1], left to the loss to make in chunks
+    out.logits = picked;
+    out.output_weight = item_embed;
     return out;
   }
   Var positive = sum(mul(picked, embedding(take(next, positions), item_embed)), 1, true);

@@ -7,7 +7,9 @@
 // kept, so the causal mask alone keeps real positions off the padding; key padding is applied too.
 // Two training outputs (model.loss):
 //   "ce"   full softmax cross-entropy over every item (SASRec+, Klenitskiy & Vasilev 2023):
-//          logits [M, items + 1] at the M positions that have a next item;
+//          the hidden states [M, D] at the M positions that have a next item, with the item
+//          embedding as ModelOutput::output_weight (the loss makes the [M, items + 1] logits
+//          chunk by chunk: ops linear_cross_entropy);
 //   "bce"  the paper's binary cross-entropy with one sampled negative per position: logits
 //          [M, 2] = (score of the next item, score of the negative).
 // Evaluation batches (no "next_items") give logits [B, items + 1] at each row's last position.
