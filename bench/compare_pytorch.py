@@ -7,6 +7,8 @@
         /usr/bin/python3 bench/compare_pytorch.py vit [--config configs/vit-fashion-mnist.json]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py text [--config configs/text-spamassassin.json]
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 bench/compare_pytorch.py sasrec [--config configs/sasrec-movielens.json]
 
 `vit`: the identical Vision Transformer (timm's architecture: conv patch embedding, class token,
 position embedding, pre-norm blocks with a packed qkv Linear, GELU MLP, final norm, linear head)
@@ -22,6 +24,14 @@ batches: training (forward, cross-entropy, backward, gradient clipping, AdamW) a
 (eval mode, no_grad) in tokens/s, counting the real (unpadded) tokens. PyTorch's inference is
 also timed with torch.nn.TransformerEncoder's fast path (BetterTransformer: nested tensors
 that skip padding) as the strongest form torch 1.13 offers.
+
+`sasrec`: the identical SASRec (tools/sasrec.py, heed's parameter names and dropout sites) on
+exactly the batches heed's training makes: `heed bench sasrec --save-batches` reads the config's
+log, splits it leave-one-out, makes the first epoch's length-bucketed windows and the test
+queries of every user; both sides then time one training epoch over those batches (forward,
+the config's loss: full cross-entropy over every item, or BCE with the saved negatives;
+backward, AdamW) and full-ranking scoring of every user (eval mode, no_grad: scores over all
+items at each user's last position).
 
 `attention`: PyTorch's composed form softmax(Q K^T / sqrt(d)) V (what a user writes by hand;
 torch 1.13 has no fused CPU attention) against `heed bench attention --impl fused`, B=1, 8 heads,
@@ -317,9 +327,96 @@ def compare_text(args):
           f"{statistics.median(ratios['fast']):.2f}x)")
 
 
+def compare_sasrec(args):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import sasrec  # noqa: E402
+    with open(args.config) as f:
+        cfg = json.load(f)
+    m = cfg["model"]
+    os.makedirs(args.work, exist_ok=True)
+    batches_file = os.path.join(args.work, "sasrec-batches.json")
+    base = [args.heed, "bench", "sasrec", "--config", args.config, "--threads", str(args.threads), "--json"]
+    subprocess.check_output(base + ["--save-batches", batches_file])
+    with open(batches_file) as f:
+        saved = json.load(f)
+    items, loss_kind = saved["items"], m.get("loss", "ce")
+
+    def lengths_of(x):
+        nonzero = (x != 0).long()
+        positions = torch.arange(1, x.shape[1] + 1)[None, :]
+        return (nonzero * positions).max(1).values
+
+    train = []
+    for b in saved["train"]:
+        x = torch.tensor(b["items"])
+        train.append((x, lengths_of(x), torch.tensor(b["next_items"]),
+                      torch.tensor(b["negatives"]) if "negatives" in b else None))
+    score = []
+    for b in saved["score"]:
+        x = torch.tensor(b["items"])
+        score.append((x, lengths_of(x)))
+    pairs = sum(int((n != 0).sum()) for _, _, n, _ in train)
+    users = sum(x.shape[0] for x, _ in score)
+    model = sasrec.SasRec(items, max_len=m.get("max_len", 200), dim=m.get("dim", 64), depth=m.get("depth", 2),
+                          heads=m.get("heads", 1), mlp_ratio=m.get("mlp_ratio", 1.0),
+                          eps=m.get("layer_norm_eps", 1e-8), dropout=m.get("dropout", 0.2),
+                          positions=m.get("positions", "start"))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def step(x, lengths, nxt, neg):
+        h = model.encode(x, lengths)
+        keep = nxt != 0
+        picked, e = h[keep], model.item_embed.weight
+        if loss_kind == "ce":
+            loss = torch.nn.functional.cross_entropy(picked @ e.t(), nxt[keep])
+        else:
+            pos, negs = (picked * e[nxt[keep]]).sum(-1), (picked * e[neg[keep]]).sum(-1)
+            loss = bce(pos, torch.ones_like(pos)) + bce(negs, torch.zeros_like(negs))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    def torch_times():
+        model.train()
+        step(*train[0])  # warm-up, as heed's bench does
+        t_train = timed(lambda: [step(*b) for b in train])
+        model.eval()
+        with torch.no_grad():
+            model.last_scores(*score[0])
+            t_score = timed(lambda: [model.last_scores(*b) for b in score])
+        return t_train, t_score
+
+    print(f"{len(train)} batches of the config's first training epoch ({pairs} next-item pairs, {loss_kind} loss, "
+          f"{items} items); full-ranking scores of {users} users")
+    print(f"{'round':>6} {'torch epoch s':>14} {'heed epoch s':>13} {'ratio':>6} {'torch score s':>14} "
+          f"{'heed score s':>13} {'ratio':>6}")
+    ratios = {"train": [], "score": []}
+    for r in range(args.rounds):
+        tt, ts = torch_times()
+        h = json.loads(subprocess.check_output(base + ["--batches", batches_file]))
+        ht, hs = h["epoch_seconds"], h["score_seconds"]
+        ratios["train"].append(tt / ht)
+        ratios["score"].append(ts / hs)
+        print(f"{r + 1:>6} {tt:>14.2f} {ht:>13.2f} {tt / ht:>5.2f}x {ts:>14.3f} {hs:>13.3f} {ts / hs:>5.2f}x",
+              flush=True)
+    sgemm = json.loads(subprocess.check_output([args.heed, "bench", "gemm", "--sizes", "1024", "--threads",
+                                                str(args.threads), "--json"]))
+    print(f"sasrec {args.config}: {sum(p.numel() for p in model.parameters())} parameters; heed's sgemm (oneDNN, "
+          f"n = 1024) in the same run: {sgemm['results'][0]['gflops']:.0f} GFLOP/s")
+    print(f"median speed-up: training epoch {statistics.median(ratios['train']):.2f}x, full-ranking scoring "
+          f"{statistics.median(ratios['score']):.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["attention", "vit", "text"])
+    parser.add_argument("what", choices=["attention", "vit", "text", "sasrec"])
     parser.add_argument("--config", default=None, help="default: configs/vit-fashion-mnist.json "
                         "(vit), configs/text-spamassassin.json (text)")
     parser.add_argument("--batch", type=int, default=0)
@@ -335,7 +432,8 @@ def main():
     parser.add_argument("--heed", default=os.path.join(os.path.dirname(__file__), "..", "build", "heed"))
     args = parser.parse_args()
     if args.config is None:
-        args.config = "configs/text-spamassassin.json" if args.what == "text" else "configs/vit-fashion-mnist.json"
+        args.config = {"text": "configs/text-spamassassin.json",
+                       "sasrec": "configs/sasrec-movielens.json"}.get(args.what, "configs/vit-fashion-mnist.json")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
@@ -344,6 +442,9 @@ def main():
         return
     if args.what == "text":
         compare_text(args)
+        return
+    if args.what == "sasrec":
+        compare_sasrec(args)
         return
     print(f"{'N':>6} {'causal':>6} {'pass':>8} {'torch ms':>10} {'heed ms':>10} {'speed-up':>9} "
           f"{'heed GFLOP/s':>13} {'heed extra MiB':>15}")

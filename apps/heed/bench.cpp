@@ -65,6 +65,7 @@ void register_bench(CLI::App& app) {
   register_bench_attention(*bench);
   register_bench_vit(*bench);
   register_bench_text(*bench);
+  register_bench_sasrec(*bench);
 }
 
 }  // namespace heed::cli

@@ -23,5 +23,6 @@ void register_tokenizer(CLI::App& app);
 void register_bench_vit(CLI::App& bench);  // under `heed bench`
 void register_bench_attention(CLI::App& bench);  // under `heed bench`
 void register_bench_text(CLI::App& bench);  // under `heed bench`
+void register_bench_sasrec(CLI::App& bench);  // under `heed bench`
 
 }  // namespace heed::cli

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dst=data/movielens
-shared=../shared/data/movielens
+shared=${MOVIELENS_SOURCE:-../shared/data/movielens}  # MOVIELENS_SOURCE=none: export from R
 mkdir -p "$dst"
 if [ -f "$dst/ratings.csv" ] && [ -f "$dst/movies.csv" ]; then
   echo "movielens: $dst holds ratings.csv and movies.csv"

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "cli_util.h"
 #include "heed/core/rng.h"
@@ -142,33 +143,56 @@ Tensor hidden(nn::SasRec& m, const std::vector<int64_t>& items, int64_t length) 
   return m.encode(Tensor::from_indices({1, int64_t(items.size())}, items), Tensor::from_indices({1}, {length})).value();
 }
 
+TEST(SasRecModel, PositionsCountFromTheStartOrTheEnd) {
+  EXPECT_EQ(ints(nn::positions_from_end(Tensor::from_indices({2}, {3, 1}), 4)),
+            (std::vector<int64_t>{2, 1, 0, 0, 0, 0, 0, 0}));
+  // "end": a sequence's newest item has position 0 whatever its length, so the same last items
+  // in a longer history get the same position embedding.
+  nn::SasRecConfig c = tiny_sasrec();
+  c.depth = 1;
+  for (const char* positions : {"start", "end"}) {
+    c.positions = positions;
+    nn::SasRec m(c, 4);
+    m.eval();
+    // The first item alone: its hidden state is a function of its embedding and its position.
+    const Tensor one = hidden(m, {7}, 1);
+    bool same = true;
+    for (int64_t k = 0; k < 8; ++k) same &= one.f32()[k] == hidden(m, {7, 5}, 2).f32()[k];
+    EXPECT_EQ(same, std::string(positions) == "start") << positions << ": position of the first of two items";
+  }
+}
+
 TEST(SasRecModel, CausalAndRightPaddingChangesNothing) {
-  nn::SasRec m(tiny_sasrec(), 3);
-  m.eval();
-  const Tensor a = hidden(m, {1, 2, 3, 4, 5}, 5), b = hidden(m, {1, 2, 3, 9, 11}, 5);
-  const Tensor padded = hidden(m, {1, 2, 3, 0, 0, 0}, 3), short_one = hidden(m, {1, 2, 3}, 3);
-  const int64_t d = 8;
-  for (int64_t i = 0; i < 3 * d; ++i) {
-    EXPECT_EQ(a.f32()[i], b.f32()[i]) << "a later item changed position " << i / d;
-    EXPECT_NEAR(padded.f32()[i], short_one.f32()[i], 1e-6f);
-  }
-  bool later_differs = false;
-  for (int64_t i = 3 * d; i < 5 * d; ++i) later_differs |= a.f32()[i] != b.f32()[i];
-  EXPECT_TRUE(later_differs);
-  // Scores at the last position are h . item_embed (the shared embedding).
-  nn::Batch batch;
-  batch.tensors = {{"items", Tensor::from_indices({1, 6}, {1, 2, 3, 0, 0, 0})},
-                   {"lengths", Tensor::from_indices({1}, {3})}};
-  Tensor scores;
-  {
-    NoGradGuard no_grad;
-    scores = m.forward(batch).logits.value();
-  }
-  ASSERT_EQ(scores.size(1), 13);
-  for (int64_t j = 0; j <= 12; ++j) {
-    double dot = 0;
-    for (int64_t k = 0; k < d; ++k) dot += double(short_one.f32()[2 * d + k]) * m.item_embed.value().f32()[j * d + k];
-    EXPECT_NEAR(scores.f32()[j], dot, 1e-5) << j;
+  for (const char* positions : {"start", "end"}) {
+    nn::SasRecConfig c = tiny_sasrec();
+    c.positions = positions;
+    nn::SasRec m(c, 3);
+    m.eval();
+    const Tensor a = hidden(m, {1, 2, 3, 4, 5}, 5), b = hidden(m, {1, 2, 3, 9, 11}, 5);
+    const Tensor padded = hidden(m, {1, 2, 3, 0, 0, 0}, 3), short_one = hidden(m, {1, 2, 3}, 3);
+    const int64_t d = 8;
+    for (int64_t i = 0; i < 3 * d; ++i) {
+      EXPECT_EQ(a.f32()[i], b.f32()[i]) << "a later item changed position " << i / d;
+      EXPECT_NEAR(padded.f32()[i], short_one.f32()[i], 1e-6f);
+    }
+    bool later_differs = false;
+    for (int64_t i = 3 * d; i < 5 * d; ++i) later_differs |= a.f32()[i] != b.f32()[i];
+    EXPECT_TRUE(later_differs);
+    // Scores at the last position are h . item_embed (the shared embedding).
+    nn::Batch batch;
+    batch.tensors = {{"items", Tensor::from_indices({1, 6}, {1, 2, 3, 0, 0, 0})},
+                     {"lengths", Tensor::from_indices({1}, {3})}};
+    Tensor scores;
+    {
+      NoGradGuard no_grad;
+      scores = m.forward(batch).logits.value();
+    }
+    ASSERT_EQ(scores.size(1), 13);
+    for (int64_t j = 0; j <= 12; ++j) {
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k) dot += double(short_one.f32()[2 * d + k]) * m.item_embed.value().f32()[j * d + k];
+      EXPECT_NEAR(scores.f32()[j], dot, 1e-5) << j;
+    }
   }
 }
 
@@ -254,6 +278,61 @@ TEST_F(SequenceTask, LearnsTheCycleBeatsTheBaselinesAndEvaluatesThroughTheCli) {
   const test::CliResult table = test::run_cli({"eval", "--checkpoint", out("ce") + "/best.safetensors"}, dir_);
   EXPECT_CONTAINS(table.out, "markov   test       sampled");
   EXPECT_CONTAINS(table.out, "NDCG@10");
+}
+
+TEST_F(SequenceTask, RecommendSpeaksRawIdsAndEvalTakesAnotherLog) {
+  json j = config();
+  test::write_text(dir_ / "titles.csv", "movieId,title,year\n105,\"Five, the\",1999\n106,Six,NA\n");
+  j["data"]["titles"] = out("titles.csv");
+  const train::TrainResult r = train_sequential_recommendation(parse_sequential_recommendation_config(j), out("m"),
+                                                               false);
+  // The cycle: after 103, 104 the next is 105, then 106; history items are never recommended;
+  // the unknown id 999 is reported and skipped.
+  const test::CliResult p = test::run_cli({"recommend", "--checkpoint", r.best_path, "--history", "103, 104,999",
+                                           "--top-k", "40", "--json"}, dir_);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_CONTAINS(p.err, "999");
+  const json got = json::parse(p.out);
+  ASSERT_EQ(got.at("recommendations").size(), 28u);  // 30 items less the 2 known ones of the history
+  EXPECT_EQ(got.at("recommendations")[0].at("item"), 105);
+  EXPECT_EQ(got.at("recommendations")[0].at("title"), "Five, the (1999)");
+  std::set<int64_t> listed;
+  for (const json& rec : got.at("recommendations")) {
+    listed.insert(rec.at("item").get<int64_t>());
+    if (rec.at("item") == 106) {
+      EXPECT_EQ(rec.at("title"), "Six");  // no year: NA
+    }
+    if (rec.at("item") == 107) {
+      EXPECT_EQ(rec.at("title"), "");  // no title known
+    }
+  }
+  EXPECT_EQ(listed.count(103) + listed.count(104), 0u);
+  EXPECT_EQ(listed.size(), 28u);
+  const test::CliResult all_seen = test::run_cli({"recommend", "--checkpoint", r.best_path, "--history", "104,105",
+                                                  "--json"}, dir_);
+  for (const json& rec : json::parse(all_seen.out).at("recommendations")) {
+    EXPECT_NE(rec.at("item"), 104);
+    EXPECT_NE(rec.at("item"), 105);
+  }
+  // --user: the user's whole history from the log.
+  const test::CliResult u = test::run_cli({"recommend", "--checkpoint", r.best_path, "--user", "3"}, dir_);
+  EXPECT_EQ(u.exit_code, 0) << u.err;
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--history", "7x"},
+                                              {"--history", "999"}, {"--history", " , "}, {"--user", "abc"}}) {
+    std::vector<std::string> args = {"recommend", "--checkpoint", r.best_path};
+    args.insert(args.end(), bad.begin(), bad.end());
+    const test::CliResult e = test::run_cli(args, dir_);
+    EXPECT_NE(e.exit_code, 0) << bad[1];
+    EXPECT_CONTAINS(e.err, "recommend");
+  }
+  // eval --data: another log in the checkpoint's ids; items it does not know are left out.
+  test::write_text(dir_ / "other.csv", "userId,movieId,timestamp\n1,101,1\n1,102,2\n1,103,3\n1,104,4\n"
+                                       "2,500,1\n2,110,2\n2,111,3\n2,112,4\n");
+  const test::CliResult e = test::run_cli({"eval", "--checkpoint", r.best_path, "--data", out("other.csv"),
+                                           "--json"}, dir_);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_CONTAINS(e.err, "1 interactions with items the checkpoint does not know");
+  EXPECT_EQ(json::parse(e.out).at("results")[0].at("users"), 2);
 }
 
 TEST_F(SequenceTask, ResumeIsBitIdentical) {

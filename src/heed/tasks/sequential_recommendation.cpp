@@ -198,9 +198,11 @@ train::TrainResult train_sequential_recommendation(const SequentialRecommendatio
   train::check_training_memory(
       {m.parameter_count(),
        nn::encoder_activation_floats(config.train.batch_size, m.max_len, m.dim, m.depth, m.heads, m.mlp_hidden()) +
-           (m.loss == "ce" ? 3 * rows * (m.items + 1) : 4 * rows * m.dim),  // the item logits and their gradient
+           // the picked hidden states and their gradient; CE's logits are made in chunks
+           // (linear_cross_entropy: two scratch chunks), BCE's are two per position
+           4 * rows * m.dim + (m.loss == "ce" ? 2 * (int64_t{8} << 20) / 4 : 4 * rows),
        train::replica_count(config.train)},
-      "model.dim, model.depth, model.max_len, train.batch_size (and the items, with model.loss = ce)");
+      "model.dim, model.depth, model.max_len, train.batch_size");
 
   const SequenceWindows train_data(d.train, m.items, m.max_len, config.data.windows == "all", m.loss == "bce");
   const std::unique_ptr<RankingQueries> val_data =

@@ -32,6 +32,7 @@ void visit(V& v, SasRecConfig& m) {
   v("attention_dropout", m.attention_dropout, in(0, 1, true));
   v("layer_norm_eps", m.layer_norm_eps, positive());
   v("loss", m.loss, one_of({"ce", "bce"}));
+  v("positions", m.positions, one_of({"start", "end"}));
   v("items", m.items, positive());
 }
 }  // namespace heed::nn

@@ -20,6 +20,8 @@ void SasRecConfig::validate() const {
     HEED_CHECK(p >= 0.f && p < 1.f, "model.", key, " must be in [0, 1), got ", p);
   HEED_CHECK(layer_norm_eps > 0.f, "model.layer_norm_eps must be > 0, got ", layer_norm_eps);
   HEED_CHECK(loss == "ce" || loss == "bce", "model.loss must be \"ce\" or \"bce\", got \"", loss, "\"");
+  HEED_CHECK(positions == "start" || positions == "end", "model.positions must be \"start\" or \"end\", got \"",
+             positions, "\"");
 }
 
 int64_t SasRecConfig::parameter_count() const {
@@ -78,13 +80,26 @@ SasRec::SasRec(const SasRecConfig& c, uint64_t seed) : config((c.validate(), c))
 Var SasRec::encode(const Tensor& items, const Tensor& lengths, AttentionRecorder* attention) {
   check_items(items, lengths, config);
   const int64_t t = items.size(1);
-  Var h = add(scale(embedding(items, item_embed), std::sqrt(float(config.dim))), slice(pos_embed, 1, 0, t));
+  Var items_h = scale(embedding(items, item_embed), std::sqrt(float(config.dim)));
+  Var h = config.positions == "start" ? add(items_h, slice(pos_embed, 1, 0, t))
+                                      : add(items_h, embedding(positions_from_end(lengths, t),
+                                                               reshape(pos_embed, {config.max_len, config.dim})));
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
   AttentionMasks masks;
   masks.key_lengths = lengths;
   masks.causal = true;
   for (auto& block : blocks) h = block->forward(h, masks, attention ? attention->next() : nullptr);
   return norm.forward(h);
+}
+
+Tensor positions_from_end(const Tensor& lengths, int64_t t) {
+  const int64_t b = lengths.size(0);
+  std::vector<int64_t> out(static_cast<size_t>(b * t), 0);
+  for (int64_t r = 0; r < b; ++r) {
+    const int64_t length = std::min(lengths.i64()[r], t);
+    for (int64_t p = 0; p < length; ++p) out[size_t(r * t + p)] = length - 1 - p;
+  }
+  return Tensor::from_indices({b, t}, out);
 }
 
 Tensor nonzero_positions(const Tensor& ids) {

@@ -1,6 +1,6 @@
 // SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018): a user's items
 // as a sequence, causal self-attention over it, the next item predicted at every position.
-//   h = item_embed(items) * sqrt(D) + pos_embed[:T], dropout, `depth` pre-norm causal blocks
+//   h = item_embed(items) * sqrt(D) + pos_embed[position], dropout, `depth` pre-norm causal blocks
 //   (the fused kernel: causal + key padding), a final LayerNorm; the score of item j at a
 //   position is h . item_embed[j] (the embedding is shared with the output layer).
 // Sequences are right-padded with item 0 (RecBole's layout): position 0 holds the oldest item
@@ -35,6 +35,10 @@ struct SasRecConfig {
   float dropout = 0.2f, attention_dropout = 0.f;
   float layer_norm_eps = 1e-8f;
   std::string loss = "ce";  // ce | bce
+  // What a position embedding counts: "start" (RecBole: the oldest item kept is position 0) or
+  // "end" (the paper's left padding: the newest item is always the same position, so the
+  // embedding says how recent an item is).
+  std::string positions = "start";
 
   // Throws naming the first impossible field (model.<key>).
   void validate() const;
@@ -62,6 +66,8 @@ class SasRec : public Model {
   LayerNorm norm;
 };
 
+// Per row of length L, position p < L counts from the end: L - 1 - p (0 for padding).
+Tensor positions_from_end(const Tensor& lengths, int64_t t);
 // Flat indices (b * T + t) of the entries of `ids` [B, T] that are not 0, row-major.
 Tensor nonzero_positions(const Tensor& ids);
 // The entries of `ids` at `positions`.
