@@ -193,6 +193,42 @@ TEST_F(TextTask, ResumeIsBitIdentical) {
   EXPECT_EQ(fa.metadata.at("tokenizer"), fb.metadata.at("tokenizer"));
 }
 
+// train.ema_decay: validation runs on the averaged weights and the checkpoint's model is them
+// (its loss on the validation file is the logged val_loss); the trained weights ride along as
+// optimizer.unaveraged.*, and a resume through them is bit-identical.
+TEST_F(TextTask, WeightAverageIsValidatedSavedAndResumedExactly) {
+  json j = base_config(*data_);
+  j["data"]["validation"] = (*data_ / "test.jsonl").string();
+  j["train"]["ema_decay"] = 0.9;
+  const train::TrainResult r = train_text_classifier(parse_text_classifier_config(j), out("a"), false);
+  std::ifstream log(out("a") + "/metrics.jsonl");
+  std::string line, last_line;
+  while (std::getline(log, line)) last_line = line;
+  const double logged = json::parse(last_line).at("val_loss").get<double>();
+  LoadedTextClassifier m = load_text_classifier(train::read_checkpoint(r.last_path));
+  EXPECT_NEAR(evaluate_text_file(m, (*data_ / "test.jsonl").string()).loss, logged, 1e-5 * std::max(1.0, logged));
+  const train::Checkpoint ckpt = train::read_checkpoint(r.last_path);
+  bool differs = false;
+  for (const auto& [name, value] : ckpt.model) {
+    ASSERT_TRUE(ckpt.optimizer.count("unaveraged." + name)) << name;
+    differs = differs || value.to_vector() != ckpt.optimizer.at("unaveraged." + name).to_vector();
+  }
+  EXPECT_TRUE(differs) << "the averaged weights equal the trained ones";
+  json jb = j;
+  jb["train"]["time_limit_minutes"] = 1e-9;
+  const TextClassifierConfig b = parse_text_classifier_config(jb);
+  EXPECT_EQ(train_text_classifier(b, out("b"), false).epochs_done, 1);
+  EXPECT_EQ(train_text_classifier(b, out("b"), true).epochs_done, 2);
+  EXPECT_EQ(train_text_classifier(b, out("b"), true).epochs_done, 3);
+  const io::SafetensorsFile fa = io::read_safetensors(r.last_path);
+  const io::SafetensorsFile fb = io::read_safetensors(out("b") + "/last.safetensors");
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  for (size_t i = 0; i < fa.tensors.size(); ++i)
+    if (fa.tensors[i].second.dtype() == DType::F32) {
+      EXPECT_EQ(fa.tensors[i].second.to_vector(), fb.tensors[i].second.to_vector()) << fa.tensors[i].first;
+    }
+}
+
 TEST_F(TextTask, MaskedLmPretrainingThenInitFrom) {
   // Pre-train on the training texts (unlabelled), then fine-tune from it: the encoder's weights
   // and the tokenizer come from the masked-LM checkpoint, the head is new.

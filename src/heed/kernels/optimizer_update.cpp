@@ -68,6 +68,11 @@ void SgdMomentumUpdate(float* p, const float* g, float* buf, int64_t n, float wd
   }
 }
 
+void EmaUpdate(float* avg, const float* p, int64_t n, float weight) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) avg[i] = fused_add(avg[i], weight, p[i] - avg[i]);
+}
+
 double SumOfSquares(const float* x, int64_t n) {
   // Fixed blocks, each summed by one thread, added in block order: the same bits for any
   // thread count (an OpenMP reduction combines the threads' sums in no fixed order).
@@ -104,6 +109,7 @@ namespace heed::kernels {
 HWY_EXPORT(AdamWUpdate);
 HWY_EXPORT(SgdUpdate);
 HWY_EXPORT(SgdMomentumUpdate);
+HWY_EXPORT(EmaUpdate);
 HWY_EXPORT(SumOfSquares);
 HWY_EXPORT(AllFinite);
 
@@ -117,6 +123,9 @@ void sgd_update(float* p, const float* g, int64_t n, float wd, float neg_lr) {
 void sgd_momentum_update(float* p, const float* g, float* buf, int64_t n, float wd, float momentum,
                          float neg_lr, bool nesterov) {
   HWY_DYNAMIC_DISPATCH(SgdMomentumUpdate)(p, g, buf, n, wd, momentum, neg_lr, nesterov);
+}
+void ema_update(float* avg, const float* p, int64_t n, float weight) {
+  HWY_DYNAMIC_DISPATCH(EmaUpdate)(avg, p, n, weight);
 }
 double sum_of_squares(const float* x, int64_t n) { return HWY_DYNAMIC_DISPATCH(SumOfSquares)(x, n); }
 bool all_finite(const float* x, int64_t n) { return HWY_DYNAMIC_DISPATCH(AllFinite)(x, n); }

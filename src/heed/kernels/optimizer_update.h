@@ -33,6 +33,10 @@ void sgd_update(float* p, const float* g, int64_t n, float wd, float neg_lr);
 void sgd_momentum_update(float* p, const float* g, float* buf, int64_t n, float wd, float momentum,
                          float neg_lr, bool nesterov);
 
+// An exponential moving average's step, torch.lerp's rounding: avg = fused(avg + weight (p - avg))
+// with weight = 1 - decay (torch.optim.swa_utils' EMA is avg.lerp_(p, 1 - decay)).
+void ema_update(float* avg, const float* p, int64_t n, float weight);
+
 // sum x^2 in double (a float sum over millions of squares would lose the small ones' share),
 // in fixed blocks added in order.
 double sum_of_squares(const float* x, int64_t n);

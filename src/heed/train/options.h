@@ -17,6 +17,9 @@ struct TrainOptions {
   double warmup_epochs = 1.0;
   float label_smoothing = 0.0f;
   float clip_grad_norm = 0.0f;  // 0: off
+  // > 0: validate and save an exponential moving average of the weights with this decay
+  // (optim/parameter_average.h), e.g. 0.999; 0: off.
+  double ema_decay = 0.0;
   uint64_t seed = 0;
   int threads = 0;   // 0: OMP_NUM_THREADS or every core
   // Model replicas the batch is split over (train/data_parallel.h); 0: one per thread. With a
@@ -44,6 +47,7 @@ void visit(V& v, TrainOptions& o) {
   v("warmup_epochs", o.warmup_epochs, rule::non_negative());
   v("label_smoothing", o.label_smoothing, rule::in(0, 1, true));
   v("clip_grad_norm", o.clip_grad_norm, rule::non_negative());
+  v("ema_decay", o.ema_decay, rule::in(0, 1, true));
   v("seed", o.seed);
   v("threads", o.threads, rule::in(0, 1024));
   v("replicas", o.replicas, rule::in(0, 1024));

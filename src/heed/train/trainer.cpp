@@ -11,6 +11,7 @@
 #include "heed/core/parallel.h"
 #include "heed/optim/adamw.h"
 #include "heed/optim/clip.h"
+#include "heed/optim/parameter_average.h"
 #include "heed/optim/schedule.h"
 #include "heed/optim/sgd.h"
 #include "heed/train/data_parallel.h"
@@ -59,6 +60,31 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, nn::Modu
   a.beta2 = o.beta2;
   a.weight_decay = o.weight_decay;
   return std::make_unique<optim::AdamW>(std::move(params), a);
+}
+
+// With train.ema_decay, checkpoints hold the averaged weights as the model (what validation
+// measured, what eval and predict should use: Marian does the same) and the trained weights,
+// which a resume continues from, beside the optimiser's state under this prefix.
+constexpr const char* kUnaveraged = "unaveraged";
+
+// Over the optimiser's parameter list, so both see the same parameters in the same order.
+std::unique_ptr<optim::ParameterAverage> make_average(const TrainOptions& o, const optim::Optimizer& optimizer) {
+  if (o.ema_decay == 0) return nullptr;
+  return std::make_unique<optim::ParameterAverage>(optimizer.params(), o.ema_decay);
+}
+
+// Runs `f` with the averaged weights in the model (when averaging is on), then puts the trained
+// ones back.
+template <class F>
+void with_average(optim::ParameterAverage* average, F&& f) {
+  if (average) average->swap();
+  try {
+    f();
+  } catch (...) {
+    if (average) average->swap();
+    throw;
+  }
+  if (average) average->swap();
 }
 
 void append_jsonl(const std::string& path, const json& line) {
@@ -140,6 +166,7 @@ TrainResult fit(TrainSetup& s) {
   const std::string log_path = s.out_dir + "/metrics.jsonl";
 
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(o, model);
+  std::unique_ptr<optim::ParameterAverage> average = make_average(o, *optimizer);
   nn::manual_seed(o.seed);
   CheckpointMeta meta = s.meta;
   TrainerState& state = meta.state;
@@ -153,7 +180,14 @@ TrainResult fit(TrainSetup& s) {
                config_differences(was, now));
     try {
       model.load_state_dict(ckpt.model);
-      optimizer->load_state(ckpt.optimizer);
+      std::map<std::string, Tensor> optimizer_state = ckpt.optimizer;
+      if (average) {  // the model holds the averages, the state the trained weights
+        average->load_state(optimizer_state, kUnaveraged);
+        average->swap();
+        const std::string prefix = std::string(kUnaveraged) + ".";
+        std::erase_if(optimizer_state, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+      }
+      optimizer->load_state(optimizer_state);
     } catch (const Error& e) {
       detail::fail(last_path, ": ", e.what());
     }
@@ -163,6 +197,7 @@ TrainResult fit(TrainSetup& s) {
                  long(state.epoch + 1), long(state.batch));
   } else {
     if (!o.init_from.empty()) initialise_from(model, o.init_from);
+    if (average) average = make_average(o, *optimizer);  // starts from the initialised weights
     std::filesystem::remove(log_path);
   }
 
@@ -189,7 +224,12 @@ TrainResult fit(TrainSetup& s) {
   };
   auto save = [&](const std::string& path) {
     state.seed_state = nn::seed_state();
-    write_checkpoint(path, model, meta, optimizer->state());
+    with_average(average.get(), [&] {
+      std::vector<std::pair<std::string, Tensor>> optimizer_state = optimizer->state();
+      if (average)  // after the swap the averages' buffers hold the trained weights
+        for (auto& entry : average->state(kUnaveraged)) optimizer_state.push_back(std::move(entry));
+      write_checkpoint(path, model, meta, optimizer_state);
+    });
   };
   model.train();
   DataParallel parallel(model, replicas);  // after any resume has loaded the weights
@@ -211,6 +251,7 @@ TrainResult fit(TrainSetup& s) {
       if (o.clip_grad_norm > 0) optim::clip_grad_norm(optimizer->params(), o.clip_grad_norm);
       optimizer->step();
       optimizer->zero_grad();
+      if (average) average->update(state.global_step + 1);
       ++state.batch;
       ++state.global_step;
       loss_sum += value;
@@ -225,7 +266,8 @@ TrainResult fit(TrainSetup& s) {
         return result;
       }
     }
-    const EvalResult val = evaluate(model, task, *s.validation_data, *s.validation_plan, replicas);
+    EvalResult val;
+    with_average(average.get(), [&] { val = evaluate(model, task, *s.validation_data, *s.validation_plan, replicas); });
     const double elapsed = run_seconds();
     const bool best = better(task, val.metric, state);
     if (best) {
