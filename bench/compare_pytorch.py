@@ -9,6 +9,8 @@
         /usr/bin/python3 bench/compare_pytorch.py text [--config configs/text-spamassassin.json]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py sasrec [--config configs/sasrec-movielens.json]
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 bench/compare_pytorch.py generate [--config configs/lm-ddtp.json] [--lengths 32 128 512]
 
 `vit`: the identical Vision Transformer (timm's architecture: conv patch embedding, class token,
 position embedding, pre-norm blocks with a packed qkv Linear, GELU MLP, final norm, linear head)
@@ -32,6 +34,11 @@ queries of every user; both sides then time one training epoch over those batche
 the config's loss: full cross-entropy over every item, or BCE with the saved negatives;
 backward, AdamW) and full-ranking scoring of every user (eval mode, no_grad: scores over all
 items at each user's last position).
+
+`generate`: greedy decoding with a KV cache, `heed bench generate` against the same weights
+(saved by heed, loaded by name) in tools/text_encoder.py's CausalLanguageModel decoding as
+Hugging Face's past_key_values loop does (each step's keys and values concatenated onto the
+past); tokens/s at each output length and how many leading tokens both choose alike.
 
 `attention`: PyTorch's composed form softmax(Q K^T / sqrt(d)) V (what a user writes by hand;
 torch 1.13 has no fused CPU attention) against `heed bench attention --impl fused`, B=1, 8 heads,
@@ -414,9 +421,71 @@ def compare_sasrec(args):
           f"{statistics.median(ratios['score']):.2f}x")
 
 
+def read_safetensors(path):
+    """name -> tensor of a safetensors file (F32 and I64 only: what heed writes)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8: 8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        dtype = {"F32": torch.float32, "I64": torch.int64}[info["dtype"]]
+        out[name] = torch.frombuffer(bytearray(data[8 + n + begin: 8 + n + end]), dtype=dtype).reshape(info["shape"])
+    return out
+
+
+def compare_generate(args):
+    """Greedy decoding with a KV cache: `heed bench generate` against the same weights in PyTorch
+    decoding as Hugging Face's past_key_values loop does (tools/text_encoder.py
+    CausalLanguageModel.step: torch.cat of each step's keys and values)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from text_encoder import CausalLanguageModel
+    os.makedirs(args.work, exist_ok=True)
+    weights = os.path.join(args.work, "lm.safetensors")
+    base = [args.heed, "bench", "generate", "--config", args.config, "--threads", str(args.threads), "--json",
+            "--lengths"] + [str(n) for n in args.lengths]
+    heed_runs = [json.loads(subprocess.check_output(base + ["--save-model", weights]))]
+    state = read_safetensors(weights)
+    m = json.loads(open(args.config).read())["model"]
+    vocab, dim = state["tok_embed.weight"].shape
+    model = CausalLanguageModel(vocab, max_len=state["pos_embed"].shape[1], dim=dim, depth=m.get("depth", 4),
+                                heads=m.get("heads", 4), mlp_ratio=m.get("mlp_ratio", 4.0),
+                                eps=m.get("layer_norm_eps", 1e-6), pre_norm=m.get("norm", "pre") == "pre")
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    prompt = heed_runs[0]["prompt"]
+    print(f"causal LM {args.config}: {sum(p.numel() for p in model.parameters())} parameters, prompt "
+          f"{len(prompt)} tokens, greedy, {args.threads} threads, {args.rounds} rounds")
+    print(f"{'tokens':>7} {'torch tok/s':>12} {'heed tok/s':>11} {'ratio':>6} {'same tokens':>12}")
+    for r in range(1, args.rounds):
+        heed_runs.append(json.loads(subprocess.check_output(base)))
+    for i, n in enumerate(args.lengths):
+        model.greedy(prompt, n)  # warm-up
+        times, tokens = [], None
+        for _ in range(args.reps):
+            t0 = time.perf_counter()
+            tokens = model.greedy(prompt, n)
+            times.append(time.perf_counter() - t0)
+        torch_rate = n / statistics.median(times)
+        heed_rate = statistics.median(run["greedy"][i]["cached_tokens_per_s"] for run in heed_runs)
+        heed_tokens = heed_runs[0]["greedy"][i]["greedy_tokens"]
+        same = next((k for k, (a, b) in enumerate(zip(tokens, heed_tokens)) if a != b), n)
+        print(f"{n:>7} {torch_rate:>12.1f} {heed_rate:>11.1f} {heed_rate / torch_rate:>5.2f}x {same:>5} of {n:<5}",
+              flush=True)
+    sgemm = json.loads(subprocess.check_output([args.heed, "bench", "gemm", "--sizes", "1024", "--threads",
+                                                str(args.threads), "--json"]))
+    print(f"heed's sgemm (oneDNN, n = 1024) in the same run: {sgemm['results'][0]['gflops']:.0f} GFLOP/s")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["attention", "vit", "text", "sasrec"])
+    parser.add_argument("what", choices=["attention", "vit", "text", "sasrec", "generate"])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128, 512], help="generate: output lengths")
     parser.add_argument("--config", default=None, help="default: configs/vit-fashion-mnist.json "
                         "(vit), configs/text-spamassassin.json (text)")
     parser.add_argument("--batch", type=int, default=0)
@@ -432,7 +501,7 @@ def main():
     parser.add_argument("--heed", default=os.path.join(os.path.dirname(__file__), "..", "build", "heed"))
     args = parser.parse_args()
     if args.config is None:
-        args.config = {"text": "configs/text-spamassassin.json",
+        args.config = {"text": "configs/text-spamassassin.json", "generate": "configs/lm-ddtp.json",
                        "sasrec": "configs/sasrec-movielens.json"}.get(args.what, "configs/vit-fashion-mnist.json")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS: {torch_blas()}, "
@@ -445,6 +514,9 @@ def main():
         return
     if args.what == "sasrec":
         compare_sasrec(args)
+        return
+    if args.what == "generate":
+        compare_generate(args)
         return
     print(f"{'N':>6} {'causal':>6} {'pass':>8} {'torch ms':>10} {'heed ms':>10} {'speed-up':>9} "
           f"{'heed GFLOP/s':>13} {'heed extra MiB':>15}")

@@ -6,13 +6,14 @@ parameter names, so heed checkpoints map 1:1, and the golden files of its tests.
 
 Names: tok_embed.weight [V, D], pos_embed [1, max_len, D], blocks.i.{norm1, attn.qkv, attn.proj,
 norm2, mlp.fc1, mlp.fc2}.* (timm's Block), norm.*; the classifier's head.{weight, bias}; the
-masked LM's mlm.dense.*, mlm.norm.*, mlm.bias (decoder tied to tok_embed.weight).
+masked LM's mlm.dense.*, mlm.norm.*, mlm.bias (decoder tied to tok_embed.weight); the causal LM
+has no parameter of its own (causal attention, output tied to tok_embed.weight, no bias).
 
 Inputs are right-padded token ids [B, T] and lengths [B]: keys at positions >= length are
 masked out of every query's attention (what heed's key_lengths do). Pooling: "cls" takes
 position 0; "mean" averages the first `length` positions.
 
---golden DIR writes DIR/text_classifier.safetensors (and text_mlm.safetensors): a small random
+--golden DIR writes DIR/text_classifier_*.safetensors (and text_mlm, text_causal_lm_{pre,post}): a small random
 model with non-trivial weights, tokens, lengths, labels, the logits in eval mode, and every
 parameter's gradient of cross_entropy(logits, labels) (format: tools/make_golden.py).
 """
@@ -36,14 +37,31 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x, lengths):
+    def forward(self, x, lengths, causal=False):
         b, n, c = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         s = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
         padding = torch.arange(n)[None, :] >= lengths[:, None]  # [B, N] True at padded keys
         s = s.masked_fill(padding[:, None, None, :], float("-inf"))
+        if causal:  # query i sees keys j <= i
+            s = s.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
         return self.proj((s.softmax(-1) @ v).transpose(1, 2).reshape(b, n, c))
+
+
+    def forward_cached(self, x, past):
+        """HF-style incremental attention: the new positions' keys and values appended to `past`
+        (torch.cat, as past_key_values do); new query i sits at position len(past) + i."""
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        s = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        t = k.shape[2]
+        if n > 1:
+            s = s.masked_fill(torch.ones(n, t, dtype=torch.bool).triu(t - n + 1), float("-inf"))
+        return self.proj((s.softmax(-1) @ v).transpose(1, 2).reshape(b, n, c)), (k, v)
 
 
 class Block(nn.Module):
@@ -55,12 +73,21 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x, lengths):
+    def forward(self, x, lengths, causal=False):
         if self.pre_norm:
-            x = x + self.attn(self.norm1(x), lengths)
+            x = x + self.attn(self.norm1(x), lengths, causal)
             return x + self.mlp(self.norm2(x))
-        x = self.norm1(x + self.attn(x, lengths))
+        x = self.norm1(x + self.attn(x, lengths, causal))
         return self.norm2(x + self.mlp(x))
+
+    def forward_cached(self, x, past):
+        if self.pre_norm:
+            a, past = self.attn.forward_cached(self.norm1(x), past)
+            x = x + a
+            return x + self.mlp(self.norm2(x)), past
+        a, past = self.attn.forward_cached(x, past)
+        x = self.norm1(x + a)
+        return self.norm2(x + self.mlp(x)), past
 
 
 class TextEncoder(nn.Module):
@@ -71,10 +98,12 @@ class TextEncoder(nn.Module):
         self.blocks = nn.ModuleList([Block(dim, heads, mlp_ratio, eps, pre_norm) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=eps)
 
+    causal = False
+
     def encode(self, tokens, lengths):
         h = self.tok_embed(tokens) + self.pos_embed[:, : tokens.shape[1]]
         for block in self.blocks:
-            h = block(h, lengths)
+            h = block(h, lengths, self.causal)
         return self.norm(h)
 
 
@@ -108,6 +137,39 @@ class MaskedLanguageModel(TextEncoder):
         picked = h[(mlm_labels.reshape(-1) != -100).nonzero()[:, 0]]  # row-major, as heed gathers
         x = self.mlm.norm(nn.functional.gelu(self.mlm.dense(picked)))
         return x @ self.tok_embed.weight.t() + self.mlm.bias
+
+
+class CausalLanguageModel(TextEncoder):
+    """GPT's shape on the same trunk: causal self-attention, the next token predicted at every
+    position by the tied token embedding (no output bias)."""
+    causal = True
+
+    def forward(self, tokens, lengths):
+        return self.encode(tokens, lengths) @ self.tok_embed.weight.t()  # [B, T, V]
+
+    def step(self, tokens, past=None):
+        """tokens [B, Tn] after the positions `past` holds -> (last position's logits [B, V],
+        the new past): the decoding loop of Hugging Face's past_key_values."""
+        start = 0 if past is None else past[0][0].shape[2]
+        h = self.tok_embed(tokens) + self.pos_embed[:, start: start + tokens.shape[1]]
+        new_past = []
+        for i, block in enumerate(self.blocks):
+            h, p = block.forward_cached(h, None if past is None else past[i])
+            new_past.append(p)
+        return self.norm(h[:, -1]) @ self.tok_embed.weight.t(), new_past
+
+    def greedy(self, prompt, max_tokens):
+        """Greedy decoding with the cache: the tokens after `prompt` (a list of ids)."""
+        with torch.no_grad():
+            logits, past = self.step(torch.tensor([prompt]))
+            out = []
+            for _ in range(max_tokens):
+                token = int(logits[0].argmax())
+                out.append(token)
+                if len(out) == max_tokens:
+                    break
+                logits, past = self.step(torch.tensor([[token]]), past)
+            return out
 
 
 def randomise(model):
@@ -167,6 +229,24 @@ def golden(out_dir):
     path = os.path.join(out_dir, "text_mlm.safetensors")
     write_safetensors(path, tensors, {"generator": f"tools/text_encoder.py, torch {torch.__version__}"})
     paths.append(path)
+    for norm in ("pre", "post"):
+        model = CausalLanguageModel(vocab, max_len=max_len, dim=16, depth=2, heads=2, mlp_ratio=2.0,
+                                    pre_norm=norm == "pre")
+        randomise(model)
+        model.eval()
+        targets = torch.full((3, 9), -100)  # the next token where there is one
+        for b in range(3):
+            targets[b, : lengths[b] - 1] = tokens[b, 1: lengths[b]]
+        logits = model(tokens, lengths)  # [B, T, V], every position
+        picked = logits.reshape(-1, vocab)[(targets.reshape(-1) != -100).nonzero()[:, 0]]
+        nn.functional.cross_entropy(picked, targets[targets != -100]).backward()
+        tensors = {k: v.detach() for k, v in model.state_dict().items()}
+        tensors.update({"golden.tokens": tokens, "golden.lengths": lengths, "golden.targets": targets,
+                        "golden.logits": logits.detach()})
+        tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
+        path = os.path.join(out_dir, f"text_causal_lm_{norm}.safetensors")
+        write_safetensors(path, tensors, {"norm": norm, "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
+        paths.append(path)
     return paths
 
 

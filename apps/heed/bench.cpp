@@ -66,6 +66,7 @@ void register_bench(CLI::App& app) {
   register_bench_vit(*bench);
   register_bench_text(*bench);
   register_bench_sasrec(*bench);
+  register_bench_generate(*bench);
 }
 
 }  // namespace heed::cli

@@ -17,6 +17,7 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_recommend(CLI::App& app);
+void register_generate(CLI::App& app);
 void register_explain(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_tokenizer(CLI::App& app);
@@ -24,5 +25,6 @@ void register_bench_vit(CLI::App& bench);  // under `heed bench`
 void register_bench_attention(CLI::App& bench);  // under `heed bench`
 void register_bench_text(CLI::App& bench);  // under `heed bench`
 void register_bench_sasrec(CLI::App& bench);  // under `heed bench`
+void register_bench_generate(CLI::App& bench);  // under `heed bench`
 
 }  // namespace heed::cli

@@ -9,6 +9,7 @@ config=${1:?usage: scripts/data/prepare.sh CONFIG}
 found=0
 if grep -q 'data/spamassassin' "$config"; then scripts/data/spamassassin.sh; found=1; fi
 if grep -q 'data/movielens' "$config"; then scripts/data/movielens.sh; found=1; fi
+if grep -q 'data/ddtp' "$config"; then scripts/data/ddtp.sh; found=1; fi
 if grep -q 'data/fashion-mnist' "$config" || ! grep -q '"task"' "$config" || grep -q '"image-classification"' "$config"; then
   scripts/data/fashion-mnist.sh
   found=1

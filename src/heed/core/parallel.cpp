@@ -13,4 +13,10 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+ThreadLimit::ThreadLimit(int n) : saved_(num_threads()) {
+  if (n < saved_) set_num_threads(n < 1 ? 1 : n);
+}
+
+ThreadLimit::~ThreadLimit() { omp_set_num_threads(saved_); }
+
 }  // namespace heed

@@ -57,6 +57,14 @@ Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks,
                                             attention_options(masks, std::move(capture))));
 }
 
+Var MultiHeadAttention::forward_cached(const Var& x, Tensor& cache, int64_t past) {
+  HEED_CHECK(!grad_enabled(), "MultiHeadAttention::forward_cached is for inference: wrap it in a NoGradGuard");
+  HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
+             x.value().str(), " must be [B, T, ", embed_dim, "]");
+  const Var qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, Tn, 3E]
+  return project_out(Var(attention_cached(qkv.value(), cache, past, heads)));
+}
+
 Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
                                       const AttentionMasks& masks,
                                       std::shared_ptr<AttentionCapture> capture) {

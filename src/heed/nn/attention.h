@@ -53,6 +53,11 @@ class MultiHeadAttention : public Module {
   Var forward_cross(const Var& queries, const Var& memory, const AttentionMasks& masks = {},
                     std::shared_ptr<AttentionCapture> capture = nullptr);
 
+  // Decoding: x [B, Tn, E] are Tn new positions after the `past` ones whose keys and values
+  // `cache` [B, capacity, 2E] holds; their own are appended to it (ops attention_cached). The
+  // same result as forward() with a causal mask over the whole sequence. Inference only.
+  Var forward_cached(const Var& x, Tensor& cache, int64_t past);
+
   int64_t embed_dim, heads, head_dim;
   MultiHeadAttentionOptions options;
   Var in_proj_weight, in_proj_bias;  // [3E, E], [3E]

@@ -56,6 +56,26 @@ Var TransformerEncoderLayer::forward(const Var& x, const AttentionMasks& masks,
   return norm2.forward(add(h, drop_path(mlp.forward(h), p, training())));
 }
 
+Var TransformerEncoderLayer::forward_cached(const Var& x, Tensor& cache, int64_t past) {
+  if (options.pre_norm) {
+    Var h = add(x, attn.forward_cached(norm1.forward(x), cache, past));
+    return add(h, mlp.forward(norm2.forward(h)));
+  }
+  Var h = norm1.forward(add(x, attn.forward_cached(x, cache, past)));
+  return norm2.forward(add(h, mlp.forward(h)));
+}
+
+KvCache::KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth) {
+  HEED_CHECK(batch > 0 && capacity > 0 && dim > 0 && depth > 0, "KvCache: batch ", batch, ", capacity ", capacity,
+             ", dim ", dim, ", depth ", depth, " must all be > 0");
+  for (int64_t i = 0; i < depth; ++i) layers.push_back(Tensor::zeros({batch, capacity, 2 * dim}));
+}
+
+int64_t kv_cache_bytes(int64_t batch, int64_t tokens, int64_t dim, int64_t depth) {
+  const double bytes = 8.0 * double(dim) * double(depth) * double(tokens) * double(batch);
+  return bytes > 9e18 ? int64_t{9000000000000000000} : int64_t(bytes);
+}
+
 Var drop_path(const Var& branch, float p, bool training) {
   HEED_CHECK(p >= 0.f && p < 1.f, "drop_path: probability must be in [0, 1), got ", p);
   if (!training || p == 0.f) return branch;

@@ -35,12 +35,30 @@ class TransformerEncoderLayer : public Module {
   Var forward(const Var& x, const AttentionMasks& masks = {},
               std::shared_ptr<AttentionCapture> capture = nullptr);
 
+  // Decoding with a KV cache: x [B, Tn, D] after `past` cached positions (causal self-attention;
+  // MultiHeadAttention::forward_cached). Inference only.
+  Var forward_cached(const Var& x, Tensor& cache, int64_t past);
+
   EncoderLayerOptions options;
   LayerNorm norm1;
   MultiHeadAttention attn;
   LayerNorm norm2;
   FeedForward mlp;
 };
+
+// The keys and values a stack of causal layers keeps while decoding: one [B, capacity, 2D]
+// buffer per layer, allocated once for the longest sequence, filled position by position.
+struct KvCache {
+  std::vector<Tensor> layers;
+  int64_t length = 0;  // positions held
+
+  // depth buffers of [batch, capacity, 2 * dim] floats; kv_cache_bytes() of them, zeroed.
+  KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth);
+  int64_t capacity() const { return layers.empty() ? 0 : layers[0].size(1); }
+};
+// Bytes a KV cache of `depth` layers of width `dim` takes for `tokens` positions of `batch`
+// sequences (f32 keys and values): 8 * dim * depth per token and sequence.
+int64_t kv_cache_bytes(int64_t batch, int64_t tokens, int64_t dim, int64_t depth);
 
 // Stochastic depth (per-sample): zeroes the whole branch of a sample with probability p and
 // scales the rest by 1 / (1 - p). Identity when not training or p == 0.

@@ -51,6 +51,15 @@ Var attention_fused_packed(const Var& q_source, int64_t q_offset, const Var& kv_
                            int64_t k_offset, int64_t v_offset, int64_t heads,
                            const AttentionOptions& options);
 
+// Inference with a KV cache (decoding): `qkv` [B, Tn, 3E] is the packed self-attention
+// projection of Tn new positions; `cache` [B, capacity, 2E] holds the keys (columns [0, E)) and
+// values ([E, 2E)) of the `past` positions before them. Writes the new keys and values into rows
+// [past, past + Tn) of the cache, in place, and returns [B, Tn, E] (heads merged): each new
+// position attends causally over the past + Tn cached ones, through the fused kernel reading the
+// cache where it lies (no copy of it). Records no gradient; throws when past + Tn exceeds the
+// capacity.
+Tensor attention_cached(const Tensor& qkv, Tensor& cache, int64_t past, int64_t heads);
+
 namespace detail {
 // The options' masks resolved to an additive f32 tensor [B or 1, H or 1, Tq, Tk] (-inf where
 // masked, else 0 or the additive value), or undefined when nothing masks. Validates shapes.

@@ -139,45 +139,13 @@ std::vector<int64_t> iota_of(size_t n) {
   return v;
 }
 
-// Every text of `paths`, in order.
-Texts read_corpus(const std::vector<std::string>& paths, const TextInputOptions& o) {
-  Texts all;
-  for (const std::string& path : paths) {
-    const data::TextTable table = data::read_text_table(path);
-    // A .txt file has the one field "text"; other formats the configured text fields.
-    TextInputOptions fields = o;
-    if (table.columns == std::vector<std::string>{"text"}) fields.text_fields = {"text"};
-    Texts t = read_texts(table, fields);
-    report_text_fixes(t);
-    all.path = all.path.empty() ? path : all.path + " + " + path;
-    for (auto& f : t.fields) all.fields.push_back(std::move(f));
-    all.lines.insert(all.lines.end(), t.lines.begin(), t.lines.end());
-  }
-  HEED_CHECK(!all.fields.empty(), all.path, ": no records");
-  return all;
-}
 }  // namespace
 
 train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::string& out_dir, bool resume) {
   MaskedLmConfig config = config_in;
   const TextInputOptions& in = config.data.input;
   train::apply_threads(config.train);
-  std::vector<std::string> train_files = {in.train};
-  train_files.insert(train_files.end(), config.data.extra_train.begin(), config.data.extra_train.end());
-  const Texts corpus = read_corpus(train_files, in);
-  std::vector<int64_t> train_idx, val_idx;
-  Texts validation;
-  if (in.validation.empty()) {
-    std::tie(train_idx, val_idx) =
-        data::split_indices(int64_t(corpus.fields.size()), in.validation_fraction, config.train.seed);
-  } else {
-    train_idx = iota_of(corpus.fields.size());
-    validation = read_corpus({in.validation}, in);
-  }
-  Texts train_texts;
-  train_texts.path = corpus.path;
-  for (int64_t i : train_idx) train_texts.fields.push_back(corpus.fields[size_t(i)]);
-  {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
+  auto check_memory = [&] {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
     nn::TextEncoderConfig m = config.model;
     m.vocab_size = std::max(m.vocab_size, in.vocab_size);
     m.validate();
@@ -187,29 +155,22 @@ train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::s
                                       config.train.batch_size * in.max_tokens * m.vocab_size,  // the vocabulary logits
                                   train::replica_count(config.train)},
                                  "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
-  }
-  const data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
+  };
+  EncodedCorpus corpus = encode_corpus(in, config.data.extra_train, config.train.seed, config.train.init_from, false,
+                                       check_memory);
+  const data::Tokenizer& tokenizer = corpus.tokenizer;
   config.model.vocab_size = tokenizer.vocab_size();
   config.model.validate();
-  auto encode = [&](const Texts& texts, const std::vector<int64_t>& which) {
-    std::vector<std::vector<int32_t>> out;
-    for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], in));
-    return out;
-  };
-  const MaskedLmDataset train_data(encode(corpus, train_idx), tokenizer.vocab_size(), config.data.mask_probability,
+  const MaskedLmDataset train_data(std::move(corpus.train), tokenizer.vocab_size(), config.data.mask_probability,
                                    config.model.max_len);
-  const MaskedLmDataset val_data(in.validation.empty() ? encode(corpus, val_idx)
-                                                       : encode(validation, iota_of(validation.fields.size())),
-                                 tokenizer.vocab_size(), config.data.mask_probability, config.model.max_len);
+  const MaskedLmDataset val_data(std::move(corpus.validation), tokenizer.vocab_size(), config.data.mask_probability,
+                                 config.model.max_len);
 
   nn::MaskedLanguageModel model(config.model, config.train.seed);
   const MaskedLmTask task;
   const std::unique_ptr<train::BatchPlan> plan = text_plan(train_data, iota_of(size_t(train_data.size())),
                                                            config.train.batch_size, in.bucket_batches, config.train.seed);
-  std::vector<int64_t> val_order = iota_of(size_t(val_data.size()));
-  std::stable_sort(val_order.begin(), val_order.end(),
-                   [&](int64_t a, int64_t b) { return val_data.length(a) < val_data.length(b); });
-  const train::ShuffledBatches val_plan(val_order, in.eval_batch_size, false, false, 0);
+  const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
 
   train::TrainSetup setup;
   setup.options = config.train;

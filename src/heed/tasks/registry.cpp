@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "heed/core/error.h"
+#include "heed/tasks/causal_lm.h"
 #include "heed/tasks/image_classification.h"
 #include "heed/tasks/masked_lm.h"
 #include "heed/tasks/sequential_recommendation.h"
@@ -14,7 +15,8 @@ namespace heed::tasks {
 namespace {
 const std::vector<const TaskEntry*>& entries() {
   static const std::vector<const TaskEntry*> all = {&image_classification_entry(), &text_classification_entry(),
-                                                    &masked_lm_entry(), &sequential_recommendation_entry()};
+                                                    &masked_lm_entry(), &sequential_recommendation_entry(),
+                                                    &causal_lm_entry()};
   return all;
 }
 }  // namespace

@@ -84,13 +84,6 @@ std::vector<T> pick(const std::vector<T>& values, const std::vector<int64_t>& wh
   return out;
 }
 
-// Evaluation batches over all of `data`, in order of length (less padding), not shuffled.
-train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size) {
-  std::vector<int64_t> order = iota_of(size_t(data.size()));
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return data.length(a) < data.length(b); });
-  return train::ShuffledBatches(order, batch_size, false, false, 0);
-}
-
 std::vector<float> class_weights_of(const TextClassificationData& d) {
   return std::vector<float>(d.class_weights.begin(), d.class_weights.end());
 }

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <numeric>
 
 #include "heed/core/error.h"
 #include "heed/core/rng.h"
+#include "heed/data/loader.h"
 #include "heed/train/batch_loader.h"
 #include "heed/train/checkpoint.h"
 
@@ -181,6 +183,70 @@ double padding_overhead(const TextDataset& data, const train::BatchPlan& plan) {
     padded += longest * int64_t(batch.size());
   }
   return real ? double(padded) / double(real) - 1 : 0;
+}
+
+Texts read_corpus(const std::vector<std::string>& paths, const TextInputOptions& o) {
+  Texts all;
+  for (const std::string& path : paths) {
+    const data::TextTable table = data::read_text_table(path);
+    // A .txt file has the one field "text"; other formats the configured text fields.
+    TextInputOptions fields = o;
+    if (table.columns == std::vector<std::string>{"text"}) fields.text_fields = {"text"};
+    Texts t = read_texts(table, fields);
+    report_text_fixes(t);
+    all.path = all.path.empty() ? path : all.path + " + " + path;
+    for (auto& f : t.fields) all.fields.push_back(std::move(f));
+    all.lines.insert(all.lines.end(), t.lines.begin(), t.lines.end());
+  }
+  HEED_CHECK(!all.fields.empty(), all.path, ": no records");
+  return all;
+}
+
+namespace {
+std::vector<int64_t> iota_of(size_t n) {
+  std::vector<int64_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+}  // namespace
+
+EncodedCorpus encode_corpus(const TextInputOptions& in, const std::vector<std::string>& extra_train, uint64_t seed,
+                            const std::string& init_from, bool end_token,
+                            const std::function<void()>& before_tokenizer) {
+  std::vector<std::string> train_files = {in.train};
+  train_files.insert(train_files.end(), extra_train.begin(), extra_train.end());
+  const Texts corpus = read_corpus(train_files, in);
+  std::vector<int64_t> train_idx, val_idx;
+  Texts validation;
+  if (in.validation.empty()) {
+    std::tie(train_idx, val_idx) = data::split_indices(int64_t(corpus.fields.size()), in.validation_fraction, seed);
+  } else {
+    train_idx = iota_of(corpus.fields.size());
+    validation = read_corpus({in.validation}, in);
+    val_idx = iota_of(validation.fields.size());
+  }
+  Texts train_texts;
+  train_texts.path = corpus.path;
+  for (int64_t i : train_idx) train_texts.fields.push_back(corpus.fields[size_t(i)]);
+  if (before_tokenizer) before_tokenizer();
+  EncodedCorpus out{obtain_tokenizer(in, init_from, train_texts), {}, {}};
+  auto encode = [&](const Texts& texts, const std::vector<int64_t>& which) {
+    std::vector<std::vector<int32_t>> sequences;
+    for (int64_t i : which) {
+      sequences.push_back(encode_fields(out.tokenizer, texts.fields[size_t(i)], in));
+      if (end_token && int64_t(sequences.back().size()) < in.max_tokens) sequences.back().push_back(data::Tokenizer::kSep);
+    }
+    return sequences;
+  };
+  out.train = encode(corpus, train_idx);
+  out.validation = in.validation.empty() ? encode(corpus, val_idx) : encode(validation, val_idx);
+  return out;
+}
+
+train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size) {
+  std::vector<int64_t> order = iota_of(size_t(data.size()));
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return data.length(a) < data.length(b); });
+  return train::ShuffledBatches(order, batch_size, false, false, 0);
 }
 
 }  // namespace heed::tasks

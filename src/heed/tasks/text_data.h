@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +92,22 @@ struct Texts {
   int64_t cut = 0, invalid_utf8 = 0, empty = 0;
 };
 Texts read_texts(const data::TextTable& table, const TextInputOptions& options);
+// Every text of the files `paths`, in order (unlabelled corpora): a .txt file's lines are its
+// records (the one field "text"), other formats give options.text_fields. Reports fixes.
+Texts read_corpus(const std::vector<std::string>& paths, const TextInputOptions& options);
+// An unlabelled corpus made ready for a language-model task: data.train and `extra_train` read,
+// split by data.validation_fraction (seeded) unless data.validation is given, the tokenizer
+// obtained from the training texts (obtain_tokenizer), every text encoded with encode_fields;
+// with `end_token`, [SEP] closes each sequence that was not cut (a document's end, which a
+// causal LM learns to predict). `before_tokenizer` runs once every file has been read and before
+// a tokenizer is trained: the place for the memory check.
+struct EncodedCorpus {
+  data::Tokenizer tokenizer;
+  std::vector<std::vector<int32_t>> train, validation;
+};
+EncodedCorpus encode_corpus(const TextInputOptions& options, const std::vector<std::string>& extra_train,
+                            uint64_t seed, const std::string& init_from, bool end_token,
+                            const std::function<void()>& before_tokenizer);
 // One line on stderr about what read_texts changed (nothing when it changed nothing).
 void report_text_fixes(const Texts& texts);
 
@@ -129,6 +146,9 @@ class TextDataset : public train::Dataset {
 // The training plan of a text task: length-bucketed (bucket_batches > 0) or shuffled batches.
 std::unique_ptr<train::BatchPlan> text_plan(const TextDataset& data, const std::vector<int64_t>& indices,
                                             int64_t batch_size, int64_t bucket_batches, uint64_t seed);
+
+// Evaluation batches of `batch_size` in order of length (least padding), unshuffled.
+train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size);
 
 // Padding a batch pays for: padded tokens / real tokens - 1 over one epoch of `plan`.
 double padding_overhead(const TextDataset& data, const train::BatchPlan& plan);

@@ -130,6 +130,9 @@ nn::ModelOutput DataParallel::predict(const nn::Batch& batch, const nn::ForwardO
   std::vector<Tensor> logits;
   for (const nn::ModelOutput& o : outputs) logits.push_back(o.logits.value());
   out.logits = Var(concat_rows(logits));
+  // Hidden states with an output layer (ModelOutput::output_weight): every replica holds the same
+  // weights, so the rows stacked in batch order go with any replica's.
+  if (outputs[0].output_weight.defined()) out.output_weight = Var(outputs[0].output_weight.value());
   for (size_t layer = 0; layer < outputs[0].attention.size(); ++layer) {
     std::vector<Tensor> maps;
     for (const nn::ModelOutput& o : outputs) maps.push_back(o.attention[layer]->probabilities);

@@ -1,5 +1,7 @@
 #include "heed/nn/models/text_encoder.h"
 
+#include <algorithm>
+
 #include "heed/ops/ops.h"
 
 namespace heed::nn {
@@ -82,6 +84,7 @@ Var TextEncoder::encode(const Tensor& tokens, const Tensor& lengths, AttentionRe
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
   AttentionMasks masks;
   masks.key_lengths = lengths;
+  masks.causal = causal_;
   for (auto& block : blocks) h = block->forward(h, masks, attention ? attention->next() : nullptr);
   return norm.forward(h);
 }
@@ -158,6 +161,59 @@ ModelOutput MaskedLanguageModel::forward(const Batch& batch, const ForwardOption
 
 std::unique_ptr<Model> MaskedLanguageModel::replicate(uint64_t seed) const {
   return std::make_unique<MaskedLanguageModel>(config, seed);
+}
+
+CausalLanguageModel::CausalLanguageModel(const TextEncoderConfig& c, uint64_t seed) : TextEncoder(c, seed) {
+  causal_ = true;
+}
+
+ModelOutput CausalLanguageModel::forward(const Batch& batch, const ForwardOptions& options) {
+  ModelOutput out;
+  const Tensor& tokens = batch.at("tokens");
+  const Tensor& lengths = batch.at("lengths");
+  auto recorder = attention_recorder(options);
+  Var h = encode(tokens, lengths, recorder.get());
+  if (recorder) out.attention = std::move(recorder->layers);
+  const int64_t b = tokens.size(0), t = tokens.size(1), d = config.dim;
+  Var rows = reshape(h, {b * t, d});
+  if (!batch.has("targets")) {  // the next token after each row's last position
+    std::vector<int64_t> last(static_cast<size_t>(b));
+    for (int64_t i = 0; i < b; ++i) last[size_t(i)] = i * t + std::clamp<int64_t>(lengths.i64()[i], 1, t) - 1;
+    out.logits = linear(embedding(Tensor::from_indices({b}, last), rows), tok_embed);  // [B, V]
+    return out;
+  }
+  out.logits = embedding(masked_positions(batch.at("targets")), rows);  // [M, D]
+  out.output_weight = tok_embed;
+  return out;
+}
+
+std::unique_ptr<Model> CausalLanguageModel::replicate(uint64_t seed) const {
+  return std::make_unique<CausalLanguageModel>(config, seed);
+}
+
+KvCache CausalLanguageModel::new_cache(int64_t batch, int64_t capacity) const {
+  HEED_CHECK(capacity <= config.max_len, "a KV cache of ", capacity, " positions, more than model.max_len = ",
+             config.max_len);
+  return KvCache(batch, capacity, config.dim, config.depth);
+}
+
+Tensor CausalLanguageModel::decode(const Tensor& tokens, KvCache& cache) {
+  HEED_CHECK(!training() && !grad_enabled(), "CausalLanguageModel::decode is for inference (eval mode, NoGradGuard)");
+  HEED_CHECK(tokens.defined() && tokens.dtype() == DType::I64 && tokens.dim() == 2 && tokens.size(1) > 0,
+             "decode: tokens must be i64 [B, Tn], got ", tokens.defined() ? tokens.str() : "nothing");
+  HEED_CHECK(int64_t(cache.layers.size()) == config.depth && cache.layers[0].size(0) == tokens.size(0),
+             "decode: the cache was made for another model or batch");
+  const int64_t b = tokens.size(0), tn = tokens.size(1), past = cache.length, d = config.dim;
+  HEED_CHECK(past + tn <= cache.capacity(), "decode: ", past, " cached and ", tn, " new positions exceed the cache's ",
+             cache.capacity());
+  for (int64_t i = 0; i < tokens.numel(); ++i)
+    HEED_CHECK(tokens.i64()[i] >= 0 && tokens.i64()[i] < config.vocab_size, "decode: token id ", tokens.i64()[i],
+               " outside 0..", config.vocab_size - 1);
+  Var h = add(embedding(tokens, tok_embed), slice(pos_embed, 1, past, past + tn));  // [B, Tn, D]
+  for (size_t i = 0; i < blocks.size(); ++i) h = blocks[i]->forward_cached(h, cache.layers[i], past);
+  cache.length = past + tn;
+  Var last = reshape(slice(norm.forward(h), 1, tn - 1, tn), {b, d});
+  return linear(last, tok_embed).value();  // [B, V]
 }
 
 }  // namespace heed::nn

@@ -3,7 +3,10 @@
 // lengths), a final LayerNorm; then a head:
 //   TextClassifier       [CLS] or masked-mean pooling, a Linear to the classes;
 //   MaskedLanguageModel  BERT's MLM head (dense, GELU, LayerNorm, a decoder tied to the token
-//                        embedding plus its own bias), evaluated at the masked positions only.
+//                        embedding plus its own bias), evaluated at the masked positions only;
+//   CausalLanguageModel  GPT's shape: the same trunk with causal self-attention, the next token
+//                        predicted at every position by the tied token embedding (no bias),
+//                        and decoding with a KV cache.
 // Parameter names (the same in both, so an MLM encoder loads into a classifier by name):
 //   tok_embed.weight [V, D], pos_embed [1, max_len, D], blocks.i.* (timm's Block names, as the
 //   ViT), norm.{weight,bias}; head.{weight,bias} [K, D], [K]; mlm.dense.{weight,bias},
@@ -52,6 +55,7 @@ class TextEncoder : public Model {
   LayerNorm norm;
 
  protected:
+  bool causal_ = false;  // the blocks' self-attention is causal (a language model's)
   // Draws the trunk's initial values from Rng(seed), which the heads then continue.
   TextEncoder(const TextEncoderConfig& config, uint64_t seed);
   Rng& init_rng() { return rng_; }
@@ -81,6 +85,24 @@ class MaskedLanguageModel : public TextEncoder {
   Linear dense;
   LayerNorm mlm_norm;
   Var mlm_bias;
+};
+
+class CausalLanguageModel : public TextEncoder {
+ public:
+  CausalLanguageModel(const TextEncoderConfig& config, uint64_t seed);
+  // Batch "tokens", "lengths" and "targets" (i64 [B, T]: the next token, -100 where there is
+  // none) -> hidden states [M, D] at the M positions with a target (row-major), with the token
+  // embedding as output_weight (the loss makes the [M, V] logits in chunks). Without "targets":
+  // logits [B, V] at each row's last position (the next token's).
+  ModelOutput forward(const Batch& batch, const ForwardOptions& options = {}) override;
+  std::unique_ptr<Model> replicate(uint64_t seed) const override;
+  std::string type() const override { return "text-causal-lm"; }
+
+  // Decoding: `tokens` [B, Tn] are the next Tn positions of every row after the cache's
+  // cache.length; appends their keys and values and returns the logits [B, V] of the last one.
+  // Inference only (NoGradGuard, eval mode). The same logits as forward() on the whole prefix.
+  Tensor decode(const Tensor& tokens, KvCache& cache);
+  KvCache new_cache(int64_t batch, int64_t capacity) const;
 };
 
 // Flat indices (b * T + t) of the positions with label != -100, row-major.
