@@ -1,5 +1,7 @@
 #include "heed/nn/model.h"
 
+#include <algorithm>
+
 namespace heed::nn {
 
 int64_t Batch::size() const {
@@ -33,6 +35,13 @@ std::unique_ptr<AttentionRecorder> attention_recorder(const ForwardOptions& opti
   auto recorder = std::make_unique<AttentionRecorder>();
   recorder->gradients = options.attention_gradients;
   return recorder;
+}
+
+Tensor last_positions(const Tensor& lengths, int64_t t) {
+  const int64_t b = lengths.size(0);
+  std::vector<int64_t> last(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) last[size_t(i)] = i * t + std::clamp<int64_t>(lengths.i64()[i], 1, t) - 1;
+  return Tensor::from_indices({b}, last);
 }
 
 }  // namespace heed::nn

@@ -41,6 +41,10 @@ struct ModelOutput {
   Var output_weight;
 };
 
+// Flat indices (b * T + last) of each row's last real position in [B, T] right-padded rows of
+// `lengths` (a length of 0 counts as 1): where a next-item or next-token prediction is read.
+Tensor last_positions(const Tensor& lengths, int64_t t);
+
 // The recorder a model's forward hands its layers: null unless `options` ask for attention.
 std::unique_ptr<AttentionRecorder> attention_recorder(const ForwardOptions& options);
 

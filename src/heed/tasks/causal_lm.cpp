@@ -1,4 +1,5 @@
 #include "heed/tasks/causal_lm.h"
+#include "heed/tasks/language_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,10 +21,7 @@ CausalLmConfig parse_causal_lm_config(const json& j) {
 
 namespace {
 json config_json(const CausalLmConfig& c, bool result_only) {
-  return {{"task", kCausalLm},
-          {"model", train::section_json(c.model, result_only)},
-          {"train", train::section_json(c.train, result_only)},
-          {"data", train::section_json(c.data, result_only)}};
+  return train::task_config_json(kCausalLm, c, result_only);
 }
 }  // namespace
 
@@ -107,95 +105,29 @@ std::unique_ptr<train::Evaluator> CausalLmTask::evaluator() const { return std::
 
 // ---------------------------------------------------------------- training
 
-train::TrainResult train_causal_lm(const CausalLmConfig& config_in, const std::string& out_dir, bool resume) {
-  CausalLmConfig config = config_in;
-  const TextInputOptions& in = config.data.input;
-  train::apply_threads(config.train);
-  auto check_memory = [&] {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
-    nn::TextEncoderConfig m = config.model;
-    m.vocab_size = std::max(m.vocab_size, in.vocab_size);
-    m.validate();
-    train::check_training_memory(
-        {m.parameter_count(false),
-         nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth, m.heads, m.mlp_hidden()),
-         train::replica_count(config.train)},
-        "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
-  };
-  EncodedCorpus corpus = encode_corpus(in, config.data.extra_train, config.train.seed, config.train.init_from, true,
-                                       check_memory);
-  config.model.vocab_size = corpus.tokenizer.vocab_size();
-  config.model.validate();
-  const CausalLmDataset train_data(std::move(corpus.train), {});
-  const CausalLmDataset val_data(std::move(corpus.validation), {});
-
-  nn::CausalLanguageModel model(config.model, config.train.seed);
+train::TrainResult train_causal_lm(const CausalLmConfig& config, const std::string& out_dir, bool resume) {
   const CausalLmTask task;
-  std::vector<int64_t> all(size_t(train_data.size()));
-  for (size_t i = 0; i < all.size(); ++i) all[i] = int64_t(i);
-  const std::unique_ptr<train::BatchPlan> plan =
-      text_plan(train_data, all, config.train.batch_size, in.bucket_batches, config.train.seed);
-  const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
-
-  train::TrainSetup setup;
-  setup.options = config.train;
-  setup.model = &model;
-  setup.task = &task;
-  setup.train_data = &train_data;
-  setup.train_plan = plan.get();
-  setup.validation_data = &val_data;
-  setup.validation_plan = &val_plan;
-  setup.meta = {kCausalLm, model.type(), to_json(config), {}, json::object(),
-                {{"tokenizer", tokenizer_metadata(corpus.tokenizer)}}};
-  setup.resume_view = [](const json& stored) { return config_json(parse_causal_lm_config(stored), true); };
-  setup.out_dir = out_dir;
-  setup.resume = resume;
-  char summary[320];
-  std::snprintf(summary, sizeof summary, "causal LM: %ld parameters, %ld pieces; %ld train / %ld validation texts",
-                long(model.parameter_count()), long(corpus.tokenizer.vocab_size()), long(train_data.size()),
-                long(val_data.size()));
-  setup.summary = summary;
-  return train::fit(setup);
+  auto make = [](std::vector<std::vector<int32_t>> sequences, int64_t, const CausalLmConfig&) {
+    return CausalLmDataset(std::move(sequences), {});
+  };
+  // The loss makes the vocabulary logits a chunk at a time (linear_cross_entropy): none held whole.
+  return train_language_model<nn::CausalLanguageModel>(config, {kCausalLm, "causal LM", true, false, &task}, make,
+                                                       config_json, parse_causal_lm_config, out_dir, resume);
 }
 
 // ---------------------------------------------------------------- commands
 
 namespace {
-struct LoadedLm {
-  std::unique_ptr<nn::CausalLanguageModel> model;
-  CausalLmConfig config;
-  data::Tokenizer tokenizer;
-};
+using LoadedLm = LoadedText<nn::CausalLanguageModel, CausalLmConfig>;
 
 LoadedLm load_lm(const train::Checkpoint& ckpt) {
-  HEED_CHECK(ckpt.meta.task == kCausalLm, ckpt.path, ": a checkpoint of task '", ckpt.meta.task, "', not ", kCausalLm);
-  CausalLmConfig config;
-  try {
-    config = parse_causal_lm_config(ckpt.meta.config);
-    config.model.validate();
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": metadata ", e.what());
-  }
-  LoadedLm out{std::make_unique<nn::CausalLanguageModel>(config.model, 0), config,
-               tokenizer_of(ckpt.path, ckpt.meta.extra)};
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
-  return out;
+  auto parse = [](const json& j) { return parse_causal_lm_config(j); };
+  return load_text_checkpoint<nn::CausalLanguageModel, CausalLmConfig>(ckpt, kCausalLm, parse);
 }
 
 int train_command(const TrainCommand& cmd) {
-  HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train (--set data.train=FILE), "
-             "not --data");
-  const CausalLmConfig config = parse_train_config(cmd, [](const json& j) { return parse_causal_lm_config(j); });
-  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
-  const train::TrainResult r = train_causal_lm(config, cmd.out, cmd.resume);
-  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
-  std::printf("trained %ld epochs in %.1f s; best validation perplexity %.2f; checkpoints %s, %s\n",
-              long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
-  return 0;
+  auto parse = [](const json& j) { return parse_causal_lm_config(j); };
+  return run_text_training(cmd, parse, train_causal_lm, "perplexity");
 }
 
 void eval_command(const EvalCommand& cmd) {

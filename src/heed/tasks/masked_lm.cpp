@@ -1,5 +1,6 @@
 #include "heed/train/resources.h"
 #include "heed/tasks/masked_lm.h"
+#include "heed/tasks/language_model.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -24,10 +25,7 @@ MaskedLmConfig parse_masked_lm_config(const json& j) {
 
 namespace {
 json config_json(const MaskedLmConfig& c, bool result_only) {
-  return {{"task", kMaskedLm},
-          {"model", train::section_json(c.model, result_only)},
-          {"train", train::section_json(c.train, result_only)},
-          {"data", train::section_json(c.data, result_only)}};
+  return train::task_config_json(kMaskedLm, c, result_only);
 }
 }  // namespace
 
@@ -141,97 +139,28 @@ std::vector<int64_t> iota_of(size_t n) {
 
 }  // namespace
 
-train::TrainResult train_masked_lm(const MaskedLmConfig& config_in, const std::string& out_dir, bool resume) {
-  MaskedLmConfig config = config_in;
-  const TextInputOptions& in = config.data.input;
-  train::apply_threads(config.train);
-  auto check_memory = [&] {  // before the tokenizer is trained: the vocabulary asked for stands in for the real one
-    nn::TextEncoderConfig m = config.model;
-    m.vocab_size = std::max(m.vocab_size, in.vocab_size);
-    m.validate();
-    train::check_training_memory({m.parameter_count(false),
-                                  nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth,
-                                                                m.heads, m.mlp_hidden()) +
-                                      config.train.batch_size * in.max_tokens * m.vocab_size,  // the vocabulary logits
-                                  train::replica_count(config.train)},
-                                 "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
-  };
-  EncodedCorpus corpus = encode_corpus(in, config.data.extra_train, config.train.seed, config.train.init_from, false,
-                                       check_memory);
-  const data::Tokenizer& tokenizer = corpus.tokenizer;
-  config.model.vocab_size = tokenizer.vocab_size();
-  config.model.validate();
-  const MaskedLmDataset train_data(std::move(corpus.train), tokenizer.vocab_size(), config.data.mask_probability,
-                                   config.model.max_len);
-  const MaskedLmDataset val_data(std::move(corpus.validation), tokenizer.vocab_size(), config.data.mask_probability,
-                                 config.model.max_len);
-
-  nn::MaskedLanguageModel model(config.model, config.train.seed);
+train::TrainResult train_masked_lm(const MaskedLmConfig& config, const std::string& out_dir, bool resume) {
   const MaskedLmTask task;
-  const std::unique_ptr<train::BatchPlan> plan = text_plan(train_data, iota_of(size_t(train_data.size())),
-                                                           config.train.batch_size, in.bucket_batches, config.train.seed);
-  const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
-
-  train::TrainSetup setup;
-  setup.options = config.train;
-  setup.model = &model;
-  setup.task = &task;
-  setup.train_data = &train_data;
-  setup.train_plan = plan.get();
-  setup.validation_data = &val_data;
-  setup.validation_plan = &val_plan;
-  setup.meta = {kMaskedLm, model.type(), to_json(config), {}, json::object(),
-                {{"tokenizer", tokenizer_metadata(tokenizer)}}};
-  setup.resume_view = [](const json& stored) { return config_json(parse_masked_lm_config(stored), true); };
-  setup.out_dir = out_dir;
-  setup.resume = resume;
-  char summary[320];
-  std::snprintf(summary, sizeof summary, "masked LM: %ld parameters, %ld pieces; %ld train / %ld validation texts",
-                long(model.parameter_count()), long(tokenizer.vocab_size()), long(train_data.size()),
-                long(val_data.size()));
-  setup.summary = summary;
-  return train::fit(setup);
+  auto make = [](std::vector<std::vector<int32_t>> sequences, int64_t vocab, const MaskedLmConfig& c) {
+    return MaskedLmDataset(std::move(sequences), vocab, c.data.mask_probability, c.model.max_len);
+  };
+  return train_language_model<nn::MaskedLanguageModel>(config, {kMaskedLm, "masked LM", false, true, &task}, make,
+                                                       config_json, parse_masked_lm_config, out_dir, resume);
 }
 
 // ---------------------------------------------------------------- commands
 
 namespace {
-struct LoadedMlm {
-  std::unique_ptr<nn::MaskedLanguageModel> model;
-  MaskedLmConfig config;
-  data::Tokenizer tokenizer;
-};
+using LoadedMlm = LoadedText<nn::MaskedLanguageModel, MaskedLmConfig>;
 
 LoadedMlm load_mlm(const train::Checkpoint& ckpt) {
-  HEED_CHECK(ckpt.meta.task == kMaskedLm, ckpt.path, ": a checkpoint of task '", ckpt.meta.task, "', not ", kMaskedLm);
-  MaskedLmConfig config;
-  try {
-    config = parse_masked_lm_config(ckpt.meta.config);
-    config.model.validate();
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": metadata ", e.what());
-  }
-  LoadedMlm out{std::make_unique<nn::MaskedLanguageModel>(config.model, 0), config,
-                tokenizer_of(ckpt.path, ckpt.meta.extra)};
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
-  return out;
+  auto parse = [](const json& j) { return parse_masked_lm_config(j); };
+  return load_text_checkpoint<nn::MaskedLanguageModel, MaskedLmConfig>(ckpt, kMaskedLm, parse);
 }
 
 int train_command(const TrainCommand& cmd) {
-  HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train (--set data.train=FILE), "
-             "not --data");
-  const MaskedLmConfig config = parse_train_config(cmd, [](const nlohmann::json& json) { return parse_masked_lm_config(json); });
-  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
-  const train::TrainResult r = train_masked_lm(config, cmd.out, cmd.resume);
-  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
-  std::printf("trained %ld epochs in %.1f s; best validation masked-token accuracy %.4f; checkpoints %s, %s\n",
-              long(r.epochs_done), r.seconds, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
-  return 0;
+  auto parse = [](const json& j) { return parse_masked_lm_config(j); };
+  return run_text_training(cmd, parse, train_masked_lm, "masked-token accuracy");
 }
 
 void eval_command(const EvalCommand& cmd) {

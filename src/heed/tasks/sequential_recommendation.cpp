@@ -27,10 +27,7 @@ SequentialRecommendationConfig parse_sequential_recommendation_config(const json
 
 namespace {
 json config_json(const SequentialRecommendationConfig& c, bool result_only) {
-  return {{"task", kSequentialRecommendation},
-          {"model", train::section_json(c.model, result_only)},
-          {"train", train::section_json(c.train, result_only)},
-          {"data", train::section_json(c.data, result_only)}};
+  return train::task_config_json(kSequentialRecommendation, c, result_only);
 }
 
 std::vector<int32_t> sorted_unique(std::vector<int32_t> v) {

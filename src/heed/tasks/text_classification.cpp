@@ -27,10 +27,7 @@ TextClassifierConfig parse_text_classifier_config(const json& j) {
 
 namespace {
 json config_json(const TextClassifierConfig& c, bool result_only) {
-  return {{"task", kTextClassification},
-          {"model", train::section_json(c.model, result_only)},
-          {"train", train::section_json(c.train, result_only)},
-          {"data", train::section_json(c.data, result_only)}};
+  return train::task_config_json(kTextClassification, c, result_only);
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -16,6 +17,9 @@
 #include "heed/nn/models/text_encoder.h"
 #include "heed/train/config_schema.h"
 #include "heed/train/batch_loader.h"
+#include "heed/train/checkpoint.h"
+#include "heed/train/trainer.h"
+#include "heed/tasks/registry.h"
 #include "heed/train/task.h"
 
 // The encoder's keys of a text task's "model" section (in nn's namespace, for
@@ -123,6 +127,53 @@ data::Tokenizer obtain_tokenizer(const TextInputOptions& options, const std::str
 // A checkpoint's tokenizer (its "tokenizer" metadata); errors name the file.
 data::Tokenizer tokenizer_of(const std::string& path, const std::map<std::string, std::string>& metadata);
 std::string tokenizer_metadata(const data::Tokenizer& tokenizer);
+
+// A text checkpoint ready for its commands: the model with the checkpoint's weights (eval mode),
+// its resolved config and its tokenizer. Errors name the checkpoint: another task's, metadata that
+// does not parse (with `parse`, the task's config parser), weights that do not fit.
+template <class Model, class Config>
+struct LoadedText {
+  std::unique_ptr<Model> model;
+  Config config;
+  data::Tokenizer tokenizer;
+};
+
+template <class Model, class Config, class Parse>
+LoadedText<Model, Config> load_text_checkpoint(const train::Checkpoint& ckpt, const char* task, Parse&& parse) {
+  HEED_CHECK(ckpt.meta.task == task, ckpt.path, ": a checkpoint of task '", ckpt.meta.task, "', not ", task);
+  Config config;
+  try {
+    config = parse(ckpt.meta.config);
+    config.model.validate();
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": metadata ", e.what());
+  }
+  LoadedText<Model, Config> out{std::make_unique<Model>(config.model, 0), config,
+                                tokenizer_of(ckpt.path, ckpt.meta.extra)};
+  try {
+    out.model->load_state_dict(ckpt.model);
+  } catch (const Error& e) {
+    detail::fail(ckpt.path, ": ", e.what());
+  }
+  out.model->eval();
+  return out;
+}
+
+// `heed train` for a text task: the config parsed (errors name the file or --set), the run
+// directory claimed, `train(config, out, resume)` run; prints the result with the task's metric
+// name; returns the exit status (128 + the signal that stopped it).
+template <class Parse, class Train>
+int run_text_training(const TrainCommand& cmd, Parse&& parse, Train&& train, const char* metric) {
+  HEED_CHECK(cmd.data.empty(), "train: a text task reads the files named by data.train (--set data.train=FILE), "
+             "not --data");
+  const auto config = parse_train_config(cmd, parse);
+  const std::shared_ptr<train::RunDirectory> run = claim_run_directory(cmd);  // held for the run
+  const train::TrainResult r = train(config, cmd.out, cmd.resume);
+  if (r.interrupted) return 128 + r.signal;  // the shell's convention: 130 SIGINT, 143 SIGTERM
+  std::printf("trained %ld epochs in %.1f s; best validation %s %.4f; checkpoints %s, %s\n", long(r.epochs_done),
+              r.seconds, metric, r.best_metric, r.best_path.c_str(), r.last_path.c_str());
+  return 0;
+}
 
 // Token sequences (and optional labels) as right-padded batches. Lengths are the sequences'.
 // With token_dropout p, training batches (context.training) have each ordinary token replaced by

@@ -138,4 +138,14 @@ nlohmann::json section_json(const S& s, bool result_only = false) {
   return out;
 }
 
+// The inverse of read_task_config: {"task", "model", "train", "data"}; `result_only` keeps the
+// fields that can change results (the resume comparison).
+template <class Config>
+nlohmann::json task_config_json(const char* task, const Config& c, bool result_only = false) {
+  return {{"task", task},
+          {"model", section_json(c.model, result_only)},
+          {"train", section_json(c.train, result_only)},
+          {"data", section_json(c.data, result_only)}};
+}
+
 }  // namespace heed::train

@@ -125,9 +125,7 @@ ModelOutput SasRec::forward(const Batch& batch, const ForwardOptions& options) {
   const int64_t b = items.size(0), t = items.size(1), d = config.dim;
   Var rows = reshape(h, {b * t, d});
   if (!batch.has("next_items")) {  // scores at each row's last position
-    std::vector<int64_t> last(static_cast<size_t>(b));
-    for (int64_t i = 0; i < b; ++i) last[size_t(i)] = i * t + std::max<int64_t>(lengths.i64()[i], 1) - 1;
-    out.logits = linear(embedding(Tensor::from_indices({b}, last), rows), item_embed);  // [B, items + 1]
+    out.logits = linear(embedding(last_positions(lengths, t), rows), item_embed);  // [B, items + 1]
     return out;
   }
   const Tensor next = batch.at("next_items");

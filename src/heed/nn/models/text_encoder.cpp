@@ -177,9 +177,7 @@ ModelOutput CausalLanguageModel::forward(const Batch& batch, const ForwardOption
   const int64_t b = tokens.size(0), t = tokens.size(1), d = config.dim;
   Var rows = reshape(h, {b * t, d});
   if (!batch.has("targets")) {  // the next token after each row's last position
-    std::vector<int64_t> last(static_cast<size_t>(b));
-    for (int64_t i = 0; i < b; ++i) last[size_t(i)] = i * t + std::clamp<int64_t>(lengths.i64()[i], 1, t) - 1;
-    out.logits = linear(embedding(Tensor::from_indices({b}, last), rows), tok_embed);  // [B, V]
+    out.logits = linear(embedding(last_positions(lengths, t), rows), tok_embed);  // [B, V]
     return out;
   }
   out.logits = embedding(masked_positions(batch.at("targets")), rows);  // [M, D]
