@@ -52,7 +52,8 @@ std::vector<float> reference_row(const io::SafetensorsFile& f, int64_t b, int64_
   return std::vector<float>(row, row + v);
 }
 
-// Tolerances, absolute: 2.5x the worst measured (logits of order 5 over a 40-way tied output).
+// Tolerances, absolute: about 4x the worst measured on Zen 4 (logits 2.3e-6 of order 5 over a
+// 40-way tied output; gradients 7.9e-7).
 constexpr double kLogits = 1e-5, kGrads = 4e-6;
 
 TEST(CausalLmGolden, LogitsAndGradientsMatchPyTorch) {

@@ -65,6 +65,22 @@ Var MultiHeadAttention::forward_cached(const Var& x, Tensor& cache, int64_t past
   return project_out(Var(attention_cached(qkv.value(), cache, past, heads)));
 }
 
+Tensor MultiHeadAttention::project_memory(const Var& memory) {
+  const int64_t e = embed_dim;
+  Var wkv = slice(in_proj_weight, 0, e, 3 * e);
+  Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
+  return linear(memory, wkv, bkv).value().contiguous();  // [B, S, 2E]
+}
+
+Var MultiHeadAttention::forward_cross_cached(const Var& x, const Tensor& memory_kv, const Tensor& memory_lengths) {
+  HEED_CHECK(!grad_enabled(), "MultiHeadAttention::forward_cross_cached is for inference: wrap it in a NoGradGuard");
+  const int64_t e = embed_dim;
+  Var q = linear(x, slice(in_proj_weight, 0, 0, e), options.bias ? slice(in_proj_bias, 0, 0, e) : Var());
+  AttentionMasks masks;
+  masks.key_lengths = memory_lengths;
+  return project_out(attention_fused_packed(q, 0, Var(memory_kv), 0, e, heads, attention_options(masks, nullptr)));
+}
+
 Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
                                       const AttentionMasks& masks,
                                       std::shared_ptr<AttentionCapture> capture) {

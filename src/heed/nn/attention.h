@@ -58,6 +58,12 @@ class MultiHeadAttention : public Module {
   // same result as forward() with a causal mask over the whole sequence. Inference only.
   Var forward_cached(const Var& x, Tensor& cache, int64_t past);
 
+  // Cross-attention while decoding: the memory [B, S, E] projected to keys and values once
+  // ([B, S, 2E]); then each step's queries x [B, Tn, E] attend over them (key padding from
+  // `memory_lengths`, i64 [B]). The same result as forward_cross. Inference only.
+  Tensor project_memory(const Var& memory);
+  Var forward_cross_cached(const Var& x, const Tensor& memory_kv, const Tensor& memory_lengths);
+
   int64_t embed_dim, heads, head_dim;
   MultiHeadAttentionOptions options;
   Var in_proj_weight, in_proj_bias;  // [3E, E], [3E]

@@ -22,10 +22,11 @@ LayerNorm::LayerNorm(int64_t dim, float eps_) : eps(eps_) {
 
 Var LayerNorm::forward(const Var& x) { return layer_norm(x, weight, bias, eps); }
 
-FeedForward::FeedForward(int64_t dim, int64_t hidden, float dropout_, Rng& rng)
+FeedForward::FeedForward(int64_t dim, int64_t hidden, float dropout_, Rng& rng, const char* fc1_name,
+                         const char* fc2_name)
     : fc1(dim, hidden, true, rng), fc2(hidden, dim, true, rng), dropout(dropout_) {
-  register_module("fc1", &fc1);
-  register_module("fc2", &fc2);
+  register_module(fc1_name, &fc1);
+  register_module(fc2_name, &fc2);
 }
 
 Var FeedForward::forward(const Var& x) {

@@ -23,10 +23,12 @@ class LayerNorm : public Module {
   float eps;
 };
 
-// fc1 -> GELU -> dropout -> fc2 -> dropout, named like timm's Mlp.
+// fc1 -> GELU -> dropout -> fc2 -> dropout, named like timm's Mlp (or, with other names, like
+// nn.TransformerEncoderLayer's linear1 and linear2).
 class FeedForward : public Module {
  public:
-  FeedForward(int64_t dim, int64_t hidden, float dropout, Rng& rng);
+  FeedForward(int64_t dim, int64_t hidden, float dropout, Rng& rng, const char* fc1_name = "fc1",
+              const char* fc2_name = "fc2");
   Var forward(const Var& x);
   Linear fc1, fc2;
   float dropout;

@@ -44,4 +44,11 @@ Tensor last_positions(const Tensor& lengths, int64_t t) {
   return Tensor::from_indices({b}, last);
 }
 
+Tensor masked_positions(const Tensor& labels) {
+  std::vector<int64_t> positions;
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    if (labels.i64()[i] != -100) positions.push_back(i);
+  return Tensor::from_indices({int64_t(positions.size())}, positions);
+}
+
 }  // namespace heed::nn

@@ -45,6 +45,10 @@ struct ModelOutput {
 // `lengths` (a length of 0 counts as 1): where a next-item or next-token prediction is read.
 Tensor last_positions(const Tensor& lengths, int64_t t);
 
+// Flat indices (b * T + t) of the positions with label != -100, row-major: where a masked or
+// next-token objective has a target.
+Tensor masked_positions(const Tensor& labels);
+
 // The recorder a model's forward hands its layers: null unless `options` ask for attention.
 std::unique_ptr<AttentionRecorder> attention_recorder(const ForwardOptions& options);
 

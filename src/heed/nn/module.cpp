@@ -18,7 +18,7 @@ void Module::register_module(const std::string& name, Module* child) {
 
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out) {
   for (auto& [name, var] : params_) out.emplace_back(prefix + name, var);
-  for (auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+  for (auto& [name, child] : children_) child->collect(name.empty() ? prefix : prefix + name + ".", out);
 }
 
 std::vector<std::pair<std::string, Var*>> Module::named_parameters() {

@@ -33,6 +33,8 @@ class Module {
  protected:
   // `var` must be a member of the registering module (its address is kept).
   void register_parameter(const std::string& name, Var* var, Tensor init);
+  // An empty `name` puts the child's parameters in this module's namespace (PyTorch layers whose
+  // MLP is no submodule: nn.TransformerEncoderLayer's linear1, linear2).
   void register_module(const std::string& name, Module* child);
 
  private:

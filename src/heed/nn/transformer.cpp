@@ -31,6 +31,12 @@ MultiHeadAttentionOptions attention_options(const EncoderLayerOptions& o) {
   a.naming = o.naming;
   return a;
 }
+bool torch_names(const EncoderLayerOptions& o) { return o.naming == MultiHeadAttentionOptions::Naming::Torch; }
+
+EncoderLayerOptions torch_naming(EncoderLayerOptions o) {
+  o.naming = MultiHeadAttentionOptions::Naming::Torch;
+  return o;
+}
 }  // namespace
 
 TransformerEncoderLayer::TransformerEncoderLayer(const EncoderLayerOptions& o, Rng& rng)
@@ -38,11 +44,11 @@ TransformerEncoderLayer::TransformerEncoderLayer(const EncoderLayerOptions& o, R
       norm1(o.dim, o.layer_norm_eps),
       attn(o.dim, o.heads, attention_options(o), rng),
       norm2(o.dim, o.layer_norm_eps),
-      mlp(o.dim, o.mlp_hidden, o.dropout, rng) {
+      mlp(o.dim, o.mlp_hidden, o.dropout, rng, torch_names(o) ? "linear1" : "fc1", torch_names(o) ? "linear2" : "fc2") {
   register_module("norm1", &norm1);
-  register_module("attn", &attn);
+  register_module(torch_names(o) ? "self_attn" : "attn", &attn);
   register_module("norm2", &norm2);
-  register_module("mlp", &mlp);
+  register_module(torch_names(o) ? "" : "mlp", &mlp);
 }
 
 Var TransformerEncoderLayer::forward(const Var& x, const AttentionMasks& masks,
@@ -63,6 +69,49 @@ Var TransformerEncoderLayer::forward_cached(const Var& x, Tensor& cache, int64_t
   }
   Var h = norm1.forward(add(x, attn.forward_cached(x, cache, past)));
   return norm2.forward(add(h, mlp.forward(h)));
+}
+
+TransformerDecoderLayer::TransformerDecoderLayer(const EncoderLayerOptions& o, Rng& rng)
+    : options(torch_naming(o)),
+      norm1(o.dim, o.layer_norm_eps),
+      self_attn(o.dim, o.heads, attention_options(options), rng),
+      norm2(o.dim, o.layer_norm_eps),
+      multihead_attn(o.dim, o.heads, attention_options(options), rng),
+      norm3(o.dim, o.layer_norm_eps),
+      mlp(o.dim, o.mlp_hidden, o.dropout, rng, "linear1", "linear2") {
+  HEED_CHECK(o.drop_path == 0.f, "TransformerDecoderLayer: drop_path is not supported");
+  register_module("self_attn", &self_attn);
+  register_module("multihead_attn", &multihead_attn);
+  register_module("", &mlp);
+  register_module("norm1", &norm1);
+  register_module("norm2", &norm2);
+  register_module("norm3", &norm3);
+}
+
+Var TransformerDecoderLayer::forward(const Var& x, const Var& memory, const AttentionMasks& self_masks,
+                                     const Tensor& memory_lengths) {
+  AttentionMasks cross;
+  cross.key_lengths = memory_lengths;
+  if (options.pre_norm) {
+    Var h = add(x, self_attn.forward(norm1.forward(x), self_masks));
+    h = add(h, multihead_attn.forward_cross(norm2.forward(h), memory, cross));
+    return add(h, mlp.forward(norm3.forward(h)));
+  }
+  Var h = norm1.forward(add(x, self_attn.forward(x, self_masks)));
+  h = norm2.forward(add(h, multihead_attn.forward_cross(h, memory, cross)));
+  return norm3.forward(add(h, mlp.forward(h)));
+}
+
+Var TransformerDecoderLayer::forward_cached(const Var& x, Tensor& cache, int64_t past, const Tensor& memory_kv,
+                                            const Tensor& memory_lengths) {
+  if (options.pre_norm) {
+    Var h = add(x, self_attn.forward_cached(norm1.forward(x), cache, past));
+    h = add(h, multihead_attn.forward_cross_cached(norm2.forward(h), memory_kv, memory_lengths));
+    return add(h, mlp.forward(norm3.forward(h)));
+  }
+  Var h = norm1.forward(add(x, self_attn.forward_cached(x, cache, past)));
+  h = norm2.forward(add(h, multihead_attn.forward_cross_cached(h, memory_kv, memory_lengths)));
+  return norm3.forward(add(h, mlp.forward(h)));
 }
 
 KvCache::KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth) {

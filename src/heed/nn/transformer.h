@@ -1,4 +1,5 @@
-// Transformer encoder layer (timm's Block names: norm1, attn, norm2, mlp), pre-norm by default:
+// Transformer encoder layer (timm's Block names: norm1, attn, norm2, mlp; or, with Naming::Torch,
+// nn.TransformerEncoderLayer's: self_attn, linear1, linear2, norm1, norm2), pre-norm by default:
 //   pre-norm:  x = x + drop_path(attn(norm1(x)));  x = x + drop_path(mlp(norm2(x)))
 //   post-norm: x = norm1(x + attn(x));             x = norm2(x + mlp(x))
 #pragma once
@@ -43,6 +44,31 @@ class TransformerEncoderLayer : public Module {
   LayerNorm norm1;
   MultiHeadAttention attn;
   LayerNorm norm2;
+  FeedForward mlp;
+};
+
+// Transformer decoder layer, nn.TransformerDecoderLayer's names (self_attn, multihead_attn,
+// linear1, linear2, norm1, norm2, norm3; GELU):
+//   pre-norm:  x += self_attn(norm1(x)) [causal];  x += multihead_attn(norm2(x), memory);
+//              x += mlp(norm3(x))
+//   post-norm: x = norm1(x + self_attn(x));  x = norm2(x + multihead_attn(x, memory));
+//              x = norm3(x + mlp(x))
+class TransformerDecoderLayer : public Module {
+ public:
+  TransformerDecoderLayer(const EncoderLayerOptions& options, Rng& rng);  // naming is Torch's
+  // x [B, T, D] over memory [B, S, D]: `self_masks` (causal, target key padding) for the self-
+  // attention, `memory_lengths` (i64 [B]) the memory's key padding.
+  Var forward(const Var& x, const Var& memory, const AttentionMasks& self_masks, const Tensor& memory_lengths);
+  // Decoding: x [B, Tn, D] after `past` positions of `cache`; the memory's keys and values
+  // projected once (MultiHeadAttention::project_memory). Inference only.
+  Var forward_cached(const Var& x, Tensor& cache, int64_t past, const Tensor& memory_kv, const Tensor& memory_lengths);
+
+  EncoderLayerOptions options;
+  LayerNorm norm1;
+  MultiHeadAttention self_attn;
+  LayerNorm norm2;
+  MultiHeadAttention multihead_attn;
+  LayerNorm norm3;
   FeedForward mlp;
 };
 

@@ -128,12 +128,6 @@ std::unique_ptr<Model> TextClassifier::replicate(uint64_t seed) const {
   return std::make_unique<TextClassifier>(config, seed);
 }
 
-Tensor masked_positions(const Tensor& labels) {
-  std::vector<int64_t> positions;
-  for (int64_t i = 0; i < labels.numel(); ++i)
-    if (labels.i64()[i] != -100) positions.push_back(i);
-  return Tensor::from_indices({int64_t(positions.size())}, positions);
-}
 
 MaskedLanguageModel::MaskedLanguageModel(const TextEncoderConfig& c, uint64_t seed)
     : TextEncoder(c, seed), dense(c.dim, c.dim, true, init_rng()), mlm_norm(c.dim, c.layer_norm_eps) {

@@ -105,7 +105,5 @@ class CausalLanguageModel : public TextEncoder {
   KvCache new_cache(int64_t batch, int64_t capacity) const;
 };
 
-// Flat indices (b * T + t) of the positions with label != -100, row-major.
-Tensor masked_positions(const Tensor& labels);
 
 }  // namespace heed::nn
