@@ -11,6 +11,7 @@
 #include <map>
 
 #include "heed/io/safetensors.h"
+#include "heed/nn/generation.h"
 #include "heed/ops/ops.h"
 #include "test_util.h"
 
@@ -120,6 +121,30 @@ TEST(Seq2SeqGolden, CachedDecodingGivesTheReferenceLogitsAtEveryPosition) {
     }
     EXPECT_EQ(state.self.length, t);
     EXPECT_THROW(g.model->decode_step(columns(0, 1), state), Error) << "a full cache took more";
+  }
+}
+
+TEST(Seq2SeqGeneration, CachedAndUncachedAreTokenIdenticalGreedyAndBeam) {
+  for (const char* name : kCases) {
+    Golden g = load(name);
+    const Tensor& source = g.file.get("golden.source");
+    const std::vector<int64_t> row(source.i64(), source.i64() + 10);  // row 0: 10 real tokens
+    Seq2SeqDecoder decoder(*g.model, row);
+    GenerateOptions o;
+    o.max_tokens = 11;  // [CLS] + 11 fill the 12 positions
+    const std::vector<int64_t> cached = generate(decoder, {2}, o);
+    o.use_cache = false;
+    EXPECT_EQ(generate(decoder, {2}, o), cached) << name;
+    EXPECT_EQ(cached.size(), 11u);
+    BeamOptions b;
+    b.beam = 3;
+    b.max_tokens = 11;
+    b.eos = cached[3];
+    const std::vector<BeamHypothesis> beam = beam_search(decoder, {2}, b);
+    b.use_cache = false;
+    const std::vector<BeamHypothesis> reference = beam_search(decoder, {2}, b);
+    ASSERT_EQ(beam.size(), reference.size()) << name;
+    for (size_t i = 0; i < beam.size(); ++i) EXPECT_EQ(beam[i].tokens, reference[i].tokens) << name << " " << i;
   }
 }
 

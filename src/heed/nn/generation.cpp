@@ -7,6 +7,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/core/rng.h"
+#include "heed/ops/ops.h"
 
 namespace heed::nn {
 
@@ -49,64 +50,124 @@ int64_t choose_token(const float* logits, int64_t vocab, const SamplingOptions& 
   return order[kept - 1];
 }
 
+// ---------------------------------------------------------------- the two decoders
+
+int64_t CausalLmDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
+  return kv_cache_bytes(rows, capacity, model_.config.dim, model_.config.depth);
+}
+
+void CausalLmDecoder::start(int64_t rows, int64_t capacity) { cache_.emplace(model_.new_cache(rows, capacity)); }
+
+namespace {
+// Row i of every layer's cache becomes row parents[i] (the beams that survived a step).
+void reorder_rows(std::vector<Tensor>& layers, int64_t length, const std::vector<int64_t>& parents) {
+  for (Tensor& layer : layers) {
+    const int64_t row = layer.size(1) * layer.size(2), used = length * layer.size(2);
+    const Tensor copy = layer.clone();
+    for (size_t i = 0; i < parents.size(); ++i)
+      std::copy(copy.f32() + parents[i] * row, copy.f32() + parents[i] * row + used, layer.f32() + int64_t(i) * row);
+  }
+}
+
+Tensor ids_tensor(const std::vector<std::vector<int64_t>>& rows) {
+  std::vector<int64_t> flat;
+  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+  return Tensor::from_indices({int64_t(rows.size()), int64_t(rows[0].size())}, flat);
+}
+
+Tensor same_lengths(int64_t rows, int64_t length) {
+  return Tensor::from_indices({rows}, std::vector<int64_t>(size_t(rows), length));
+}
+}  // namespace
+
+void CausalLmDecoder::reorder(const std::vector<int64_t>& parents) {
+  reorder_rows(cache_->layers, cache_->length, parents);
+}
+
+Tensor CausalLmDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences) {
+  Batch batch;
+  batch.tensors = {{"tokens", ids_tensor(sequences)},
+                   {"lengths", same_lengths(int64_t(sequences.size()), int64_t(sequences[0].size()))}};
+  return model_.forward(batch).logits.value();
+}
+
+int64_t Seq2SeqDecoder::parameters() const {
+  const Seq2SeqConfig& c = model_.config;
+  return encoder_parameters(c.dim, c.decoder_depth, c.mlp_hidden) * 3 / 2 + c.target_vocab * c.dim;
+}
+
+int64_t Seq2SeqDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
+  const Seq2SeqConfig& c = model_.config;  // self-attention cache + the memory's keys and values
+  return kv_cache_bytes(rows, capacity, c.dim, c.decoder_depth) +
+         kv_cache_bytes(rows, int64_t(source_.size()), c.dim, c.decoder_depth);
+}
+
+std::pair<Tensor, Tensor> Seq2SeqDecoder::sources(int64_t rows) const {
+  return {ids_tensor(std::vector<std::vector<int64_t>>(size_t(rows), source_)),
+          same_lengths(rows, int64_t(source_.size()))};
+}
+
+void Seq2SeqDecoder::start(int64_t rows, int64_t capacity) {
+  auto [ids, lengths] = sources(rows);
+  state_.emplace(model_.start(ids, lengths, capacity));
+}
+
+void Seq2SeqDecoder::reorder(const std::vector<int64_t>& parents) {
+  // Every row holds the same source: only the self-attention cache differs between beams.
+  reorder_rows(state_->self.layers, state_->self.length, parents);
+}
+
+Tensor Seq2SeqDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences) {
+  const int64_t rows = int64_t(sequences.size()), t = int64_t(sequences[0].size());
+  auto [ids, lengths] = sources(rows);
+  const Var memory = model_.encode(ids, lengths);
+  const Var h = model_.decode_all(memory, lengths, ids_tensor(sequences), same_lengths(rows, t));
+  return model_.logits(embedding(last_positions(same_lengths(rows, t), t), reshape(h, {rows * t, model_.config.dim})))
+      .value();
+}
+
+// ---------------------------------------------------------------- generation
+
 namespace {
 // Throws before any work for a prompt that leaves no room, or a cache over the memory limit;
 // returns the cache capacity the request needs.
-int64_t check_request(const CausalLanguageModel& model, int64_t prompt, int64_t max_tokens, int64_t rows,
-                      bool use_cache, int64_t max_memory) {
-  const int64_t max_len = model.config.max_len;
+int64_t check_request(const Decoder& decoder, int64_t prompt, int64_t max_tokens, int64_t rows, bool use_cache,
+                      int64_t max_memory) {
+  const int64_t max_len = decoder.max_len();
   HEED_CHECK(prompt > 0, "generate: an empty prompt");
   HEED_CHECK(prompt < max_len, "generate: the prompt has ", prompt, " tokens; the model's context (model.max_len) is ",
              max_len, ", which leaves no room to generate");
   HEED_CHECK(max_tokens >= 0, "generate: max_tokens must be >= 0, got ", max_tokens);
   const int64_t capacity = std::min(max_len, prompt + max_tokens);
-  const int64_t bytes = kv_cache_bytes(rows, capacity, model.config.dim, model.config.depth);
+  const int64_t bytes = decoder.cache_bytes(rows, capacity);
   HEED_CHECK(!use_cache || max_memory <= 0 || bytes <= max_memory, "generate: the KV cache for ", capacity,
              " positions", rows > 1 ? " x " + std::to_string(rows) + " beams" : std::string(), " needs ", bytes,
-             " bytes (", kv_cache_bytes(1, 1, model.config.dim, model.config.depth), " per token), more than --max-memory ",
-             max_memory);
+             " bytes (", decoder.cache_bytes(1, 1), " per token), more than --max-memory ", max_memory);
   return capacity;
 }
 
-// The next-token logits [rows, V] of equally long sequences, by rerunning the whole of them.
-Tensor uncached_logits(CausalLanguageModel& model, const std::vector<std::vector<int64_t>>& sequences) {
-  const int64_t b = int64_t(sequences.size()), t = int64_t(sequences[0].size());
-  std::vector<int64_t> flat;
-  for (const auto& s : sequences) flat.insert(flat.end(), s.begin(), s.end());
-  Batch batch;
-  batch.tensors = {{"tokens", Tensor::from_indices({b, t}, flat)},
-                   {"lengths", Tensor::from_indices({b}, std::vector<int64_t>(size_t(b), t))}};
-  return model.forward(batch).logits.value();
-}
-
-// Threads for a step feeding `tokens` positions through the model: one below about 2e7
-// multiply-adds (measured on lm-ddtp's 1.9M-parameter model: a one-token step ran 5x faster on
-// one thread than on two, whose wake-ups cost more than the step's arithmetic).
-int step_threads(const CausalLanguageModel& model, int64_t tokens) {
-  return double(tokens) * double(model.config.parameter_count(false)) < 2e7 ? 1 : num_threads();
+// Threads for a step feeding `tokens` positions: one below about 2e7 multiply-adds (measured on
+// lm-ddtp's 1.9M-parameter model: a one-token step ran 5x faster on one thread than on two,
+// whose wake-ups cost more than the step's arithmetic).
+int step_threads(const Decoder& decoder, int64_t tokens) {
+  return double(tokens) * double(decoder.parameters()) < 2e7 ? 1 : num_threads();
 }
 }  // namespace
 
-std::vector<int64_t> generate(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
-                              const GenerateOptions& o, const std::function<void(int64_t)>& on_token) {
+std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prompt, const GenerateOptions& o,
+                              const std::function<void(int64_t)>& on_token) {
   o.sampling.validate();
-  const int64_t capacity = check_request(model, int64_t(prompt.size()), o.max_tokens, 1, o.use_cache, o.max_memory);
+  const int64_t capacity = check_request(decoder, int64_t(prompt.size()), o.max_tokens, 1, o.use_cache, o.max_memory);
   NoGradGuard no_grad;
-  model.eval();
   std::vector<int64_t> sequence = prompt, out;
-  std::optional<KvCache> cache;
-  if (o.use_cache) cache.emplace(model.new_cache(1, capacity));
+  if (o.use_cache) decoder.start(1, capacity);
   for (int64_t step = 0; step < o.max_tokens && int64_t(sequence.size()) <= capacity; ++step) {
-    Tensor logits;
-    const int64_t fed = cache ? int64_t(sequence.size()) - cache->length : int64_t(sequence.size());
-    const ThreadLimit threads(step_threads(model, fed));
-    if (cache) {  // the prompt at once, then one token a step
-      const int64_t from = cache->length, count = fed;
-      logits = model.decode(Tensor::from_indices({1, count}, std::vector<int64_t>(sequence.begin() + from, sequence.end())),
-                            *cache);
-    } else {
-      logits = uncached_logits(model, {sequence});
-    }
+    const int64_t fed = int64_t(sequence.size()) - (o.use_cache ? decoder.cached() : 0);
+    const ThreadLimit threads(step_threads(decoder, fed));
+    // With the cache: the prompt at once, then one token a step.
+    const Tensor logits =
+        o.use_cache ? decoder.step(Tensor::from_indices({1, fed}, std::vector<int64_t>(sequence.end() - fed, sequence.end())))
+                    : decoder.uncached({sequence});
     const int64_t token = choose_token(logits.f32(), logits.size(1), o.sampling, uint64_t(step));
     out.push_back(token);
     sequence.push_back(token);
@@ -116,60 +177,51 @@ std::vector<int64_t> generate(CausalLanguageModel& model, const std::vector<int6
   return out;
 }
 
+std::vector<int64_t> generate(CausalLanguageModel& model, const std::vector<int64_t>& prompt, const GenerateOptions& o,
+                              const std::function<void(int64_t)>& on_token) {
+  model.eval();
+  CausalLmDecoder decoder(model);
+  return generate(decoder, prompt, o, on_token);
+}
+
 namespace {
 double normalised(double log_probability, int64_t length, double penalty) {
   return penalty == 0 ? log_probability : log_probability / std::pow(double(std::max<int64_t>(length, 1)), penalty);
 }
-
-// Row i of every layer's cache becomes row parents[i] (the beams that survived a step).
-void reorder_cache(KvCache& cache, const std::vector<int64_t>& parents) {
-  for (Tensor& layer : cache.layers) {
-    const int64_t row = layer.size(1) * layer.size(2);
-    const int64_t used = cache.length * layer.size(2);
-    Tensor copy = layer.clone();
-    for (size_t i = 0; i < parents.size(); ++i)
-      std::copy(copy.f32() + parents[i] * row, copy.f32() + parents[i] * row + used, layer.f32() + int64_t(i) * row);
-  }
-}
 }  // namespace
 
-std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
-                                        const BeamOptions& o) {
-  const int64_t vocab = model.config.vocab_size;
+std::vector<BeamHypothesis> beam_search(Decoder& decoder, const std::vector<int64_t>& prompt, const BeamOptions& o) {
+  const int64_t vocab = decoder.vocab();
   HEED_CHECK(o.beam >= 1, "--beam must be >= 1, got ", o.beam);
   HEED_CHECK(o.beam <= vocab, "--beam ", o.beam, " is larger than the vocabulary (", vocab, " pieces)");
   HEED_CHECK(std::isfinite(o.length_penalty), "--length-penalty must be finite, got ", o.length_penalty);
-  const int64_t capacity = check_request(model, int64_t(prompt.size()), o.max_tokens, o.beam, o.use_cache, o.max_memory);
+  const int64_t capacity = check_request(decoder, int64_t(prompt.size()), o.max_tokens, o.beam, o.use_cache, o.max_memory);
   NoGradGuard no_grad;
-  model.eval();
   struct Live {
     std::vector<int64_t> sequence;  // prompt + generated
     double log_probability = 0;
   };
   std::vector<Live> live = {{prompt, 0}};
   std::vector<BeamHypothesis> finished;
-  std::optional<KvCache> cache;
-  if (o.use_cache) cache.emplace(model.new_cache(o.beam, capacity));
+  if (o.use_cache) decoder.start(o.beam, capacity);
   const int64_t n = int64_t(prompt.size());
   for (int64_t step = 0; step < o.max_tokens && int64_t(live[0].sequence.size()) <= capacity; ++step) {
     Tensor logits;  // [live rows, V]
-    const int64_t fed = !cache ? int64_t(live.size() * live[0].sequence.size()) : step == 0 ? o.beam * n : o.beam;
-    const ThreadLimit threads(step_threads(model, fed));
-    if (cache) {
+    const int64_t fed = !o.use_cache ? int64_t(live.size() * live[0].sequence.size()) : step == 0 ? o.beam * n : o.beam;
+    const ThreadLimit threads(step_threads(decoder, fed));
+    if (o.use_cache) {
+      std::vector<std::vector<int64_t>> rows;
       if (step == 0) {  // the prompt in every row (beams start equal), then one token a step
-        std::vector<int64_t> rows;
-        for (int64_t r = 0; r < o.beam; ++r) rows.insert(rows.end(), prompt.begin(), prompt.end());
-        logits = model.decode(Tensor::from_indices({o.beam, n}, rows), *cache);
+        rows.assign(size_t(o.beam), prompt);
       } else {
-        std::vector<int64_t> last;
-        for (const Live& l : live) last.push_back(l.sequence.back());
-        last.resize(size_t(o.beam), last.back());  // rows no beam uses still take a step
-        logits = model.decode(Tensor::from_indices({o.beam, 1}, last), *cache);
+        for (const Live& l : live) rows.push_back({l.sequence.back()});
+        rows.resize(size_t(o.beam), rows.back());  // rows no beam uses still take a step
       }
+      logits = decoder.step(ids_tensor(rows));
     } else {
       std::vector<std::vector<int64_t>> sequences;
       for (const Live& l : live) sequences.push_back(l.sequence);
-      logits = uncached_logits(model, sequences);
+      logits = decoder.uncached(sequences);
     }
     // Every (beam, token) continuation by its summed log-probability.
     struct Candidate {
@@ -212,9 +264,9 @@ std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::v
       live.clear();
       break;
     }
-    if (cache) {
+    if (o.use_cache) {
       parents.resize(size_t(o.beam), parents.back());
-      reorder_cache(*cache, parents);
+      decoder.reorder(parents);
     }
     live = std::move(next);
   }
@@ -226,6 +278,13 @@ std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::v
   std::stable_sort(finished.begin(), finished.end(),
                    [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
   return finished;
+}
+
+std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
+                                        const BeamOptions& o) {
+  model.eval();
+  CausalLmDecoder decoder(model);
+  return beam_search(decoder, prompt, o);
 }
 
 }  // namespace heed::nn

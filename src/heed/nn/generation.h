@@ -5,11 +5,71 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "heed/nn/models/seq2seq.h"
 #include "heed/nn/models/text_encoder.h"
 
 namespace heed::nn {
+
+// What generation needs of a model, for `rows` sequences of one length: a step that feeds new
+// tokens after the cached ones, the reordering of the cache rows when beams change parents, and
+// the uncached reference that reruns whole sequences.
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual int64_t vocab() const = 0;
+  virtual int64_t max_len() const = 0;             // positions a sequence may fill
+  virtual int64_t parameters() const = 0;          // multiply-adds per token, roughly (thread choice)
+  virtual int64_t cache_bytes(int64_t rows, int64_t capacity) const = 0;
+  virtual void start(int64_t rows, int64_t capacity) = 0;  // an empty cache
+  virtual int64_t cached() const = 0;                       // positions the cache holds
+  virtual Tensor step(const Tensor& tokens) = 0;            // [rows, Tn] -> last logits [rows, V]
+  virtual void reorder(const std::vector<int64_t>& parents) = 0;  // row i becomes row parents[i]
+  virtual Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) = 0;  // -> [rows, V]
+};
+
+// A decoder-only LM continuing its prompt.
+class CausalLmDecoder : public Decoder {
+ public:
+  explicit CausalLmDecoder(CausalLanguageModel& model) : model_(model) {}
+  int64_t vocab() const override { return model_.config.vocab_size; }
+  int64_t max_len() const override { return model_.config.max_len; }
+  int64_t parameters() const override { return model_.config.parameter_count(false); }
+  int64_t cache_bytes(int64_t rows, int64_t capacity) const override;
+  void start(int64_t rows, int64_t capacity) override;
+  int64_t cached() const override { return cache_ ? cache_->length : 0; }
+  Tensor step(const Tensor& tokens) override { return model_.decode(tokens, *cache_); }
+  void reorder(const std::vector<int64_t>& parents) override;
+  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) override;
+
+ private:
+  CausalLanguageModel& model_;
+  std::optional<KvCache> cache_;
+};
+
+// An encoder-decoder's target side for one source (i64 ids): the memory is encoded once per
+// start, its keys and values projected once, each row of the batch a copy (beams).
+class Seq2SeqDecoder : public Decoder {
+ public:
+  Seq2SeqDecoder(Seq2SeqTransformer& model, std::vector<int64_t> source) : model_(model), source_(std::move(source)) {}
+  int64_t vocab() const override { return model_.config.target_vocab; }
+  int64_t max_len() const override { return model_.config.max_len; }
+  int64_t parameters() const override;
+  int64_t cache_bytes(int64_t rows, int64_t capacity) const override;
+  void start(int64_t rows, int64_t capacity) override;
+  int64_t cached() const override { return state_ ? state_->self.length : 0; }
+  Tensor step(const Tensor& tokens) override { return model_.decode_step(tokens, *state_); }
+  void reorder(const std::vector<int64_t>& parents) override;
+  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) override;
+
+ private:
+  std::pair<Tensor, Tensor> sources(int64_t rows) const;  // ids [rows, S], lengths [rows]
+  Seq2SeqTransformer& model_;
+  std::vector<int64_t> source_;
+  std::optional<Seq2SeqState> state_;
+};
 
 struct SamplingOptions {
   double temperature = 0;  // 0: greedy (the most likely token); > 0: sample from softmax(logits / T)
@@ -36,7 +96,9 @@ struct GenerateOptions {
 // The tokens generated after `prompt` (eos included when it stopped there), one sequence.
 // `on_token` sees each as it is chosen (streaming). Stops at max_tokens, eos, or the model's
 // max_len. Throws before any work when the prompt is empty or as long as max_len, or the
-// cache would exceed max_memory.
+// cache would exceed max_memory. The model must be in eval mode.
+std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prompt, const GenerateOptions& options,
+                              const std::function<void(int64_t)>& on_token = nullptr);
 std::vector<int64_t> generate(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
                               const GenerateOptions& options,
                               const std::function<void(int64_t)>& on_token = nullptr);
@@ -61,6 +123,8 @@ struct BeamHypothesis {
 // search stops when `beam` hypotheses are finished (early stop), at max_tokens, or at the
 // context's end, where the live ones count as finished. Returns every finished hypothesis, best
 // score first. Ties between candidates go to the lower beam, then the lower token id.
+std::vector<BeamHypothesis> beam_search(Decoder& decoder, const std::vector<int64_t>& prompt,
+                                        const BeamOptions& options);
 std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
                                         const BeamOptions& options);
 
