@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <png.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -17,6 +18,27 @@
 namespace heed::test {
 
 using Bytes = std::vector<uint8_t>;
+
+// A fresh directory under the test temp dir, removed with the object: `prefix` + the running
+// test's name (or "suite" outside a test) + the pid, so parallel ctest processes never share one.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix) {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (prefix + (info ? info->name() : "suite") + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 inline Bytes text_bytes(const std::string& text) { return Bytes(text.begin(), text.end()); }
 

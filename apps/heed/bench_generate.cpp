@@ -21,7 +21,7 @@ using nlohmann::json;
 struct GenerateBenchArgs {
   std::string config, save_model;
   std::vector<int64_t> lengths = {32, 128, 512};
-  int64_t prompt = 16, reps = 3, vocab_size = 0;
+  int64_t prompt = 16, reps = 3, vocab_size = 0, beam = 4;
   int threads = 0;
   bool json = false;
 };
@@ -81,6 +81,35 @@ void run(const GenerateBenchArgs& a) {
     if (!a.json)
       std::printf("  %4ld tokens: cached %8.1f tokens/s, uncached %8.1f tokens/s: %.1fx (identical tokens)\n",
                   long(length), cached_rate, uncached_rate, cached_rate / uncached_rate);
+    if (a.beam > 1) {  // beam search: output tokens/s of the best hypothesis (every beam runs each step)
+      nn::BeamOptions b;
+      b.beam = a.beam;
+      b.max_tokens = length;
+      std::vector<int64_t> cached_beam, uncached_beam;
+      const double beam_cached =
+          median_seconds(a.reps, [&] { cached_beam = nn::beam_search(model, prompt, b).front().tokens; });
+      double beam_uncached = 0;
+      if (length <= 128) {  // uncached beams cost beam x the greedy uncached run: skipped beyond 128 tokens
+        b.use_cache = false;
+        beam_uncached = median_seconds(1, [&] { uncached_beam = nn::beam_search(model, prompt, b).front().tokens; });
+        HEED_CHECK(cached_beam == uncached_beam, "bench generate: cached and uncached beam search differ at length ",
+                   length);
+      }
+      json& row = rows.back();
+      row["beam"] = a.beam;
+      row["beam_cached_tokens_per_s"] = double(length) / beam_cached;
+      if (beam_uncached > 0) {
+        row["beam_uncached_tokens_per_s"] = double(length) / beam_uncached;
+        row["beam_speedup"] = beam_uncached / beam_cached;
+      }
+      if (!a.json && beam_uncached > 0)
+        std::printf("        beam %ld: cached %8.1f tokens/s, uncached %8.1f tokens/s: %.1fx (identical tokens)\n",
+                    long(a.beam), double(length) / beam_cached, double(length) / beam_uncached,
+                    beam_uncached / beam_cached);
+      else if (!a.json)
+        std::printf("        beam %ld: cached %8.1f tokens/s (uncached not run beyond 128 tokens)\n", long(a.beam),
+                    double(length) / beam_cached);
+    }
   }
   if (a.json)
     std::printf("%s\n", json{{"config", a.config},
@@ -102,6 +131,8 @@ void register_bench_generate(CLI::App& bench) {
       ->required();
   cmd->add_option("--lengths", a.lengths, "output lengths to time")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
   cmd->add_option("--prompt-tokens", a.prompt, "prompt length")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  cmd->add_option("--beam", a.beam, "also time beam search with this many beams (1: greedy only)")
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
   cmd->add_option("--reps", a.reps, "runs per measurement (the median is reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--vocab-size", a.vocab_size, "vocabulary (default: the config's data.vocab_size)")
       ->check(CLI::Range(int64_t{16}, int64_t{1} << 22));

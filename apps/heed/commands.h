@@ -18,6 +18,7 @@ void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_recommend(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_translate(CLI::App& app);
 void register_explain(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_tokenizer(CLI::App& app);

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   heed::cli::register_predict(app);
   heed::cli::register_recommend(app);
   heed::cli::register_generate(app);
+  heed::cli::register_translate(app);
   heed::cli::register_explain(app);
   heed::cli::register_plot(app);
   heed::cli::register_bench(app);

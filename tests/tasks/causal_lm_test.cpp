@@ -4,6 +4,7 @@
 // resume is bit-identical, and `heed eval` / `heed generate` (cached, uncached, sampled) work
 // from the CLI; bad input is named.
 #include "heed/tasks/causal_lm.h"
+#include "heed/tasks/next_token.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -54,28 +55,16 @@ json base_config(const fs::path& dir) {
 class CausalLmTaskTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    data_ = new fs::path(fs::path(::testing::TempDir()) / ("heed_lm_data_" + std::to_string(::getpid())));
-    fs::create_directories(*data_);
-    write_runs(*data_ / "train.txt", 400, 1);
-    write_runs(*data_ / "test.txt", 80, 2);
+    data_ = new test::ScratchDir("heed_lm_data_");
+    write_runs(data_->path() / "train.txt", 400, 1);
+    write_runs(data_->path() / "test.txt", 80, 2);
   }
-  static void TearDownTestSuite() {
-    fs::remove_all(*data_);
-    delete data_;
-  }
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("heed_lm_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string out(const std::string& name) const { return (dir_ / name).string(); }
-  static fs::path* data_;
-  fs::path dir_;
+  static void TearDownTestSuite() { delete data_; }
+  std::string out(const std::string& name) const { return dir_ / name; }
+  static test::ScratchDir* data_;
+  test::ScratchDir dir_{"heed_lm_"};
 };
-fs::path* CausalLmTaskTest::data_ = nullptr;
+test::ScratchDir* CausalLmTaskTest::data_ = nullptr;
 
 TEST(CausalLmDataset, TargetsAreTheNextTokens) {
   const CausalLmDataset data({{2, 7, 8, 9, 3}, {2, 5, 3}}, {});
@@ -89,7 +78,7 @@ TEST(CausalLmDataset, TargetsAreTheNextTokens) {
 }
 
 TEST_F(CausalLmTaskTest, TrainsEvaluatesAndGenerates) {
-  const train::TrainResult r = train_causal_lm(parse_causal_lm_config(base_config(*data_)), out("run"), false);
+  const train::TrainResult r = train_causal_lm(parse_causal_lm_config(base_config(data_->path())), out("run"), false);
   EXPECT_EQ(r.epochs_done, 6);
   // The language's own perplexity per token is low: only a line's first word and its end are
   // uncertain (a uniform guess over 40 pieces would be 40).
@@ -100,53 +89,53 @@ TEST_F(CausalLmTaskTest, TrainsEvaluatesAndGenerates) {
   ASSERT_TRUE(f.metadata.count("tokenizer"));
   for (const auto& [name, t] : f.tensors) EXPECT_EQ(name.find("head"), std::string::npos) << "the output is tied";
 
-  const test::CliResult ev = test::run_cli({"eval", "--checkpoint", r.best_path, "--json"}, dir_);
+  const test::CliResult ev = test::run_cli({"eval", "--checkpoint", r.best_path, "--json"}, dir_.path());
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   const json e = json::parse(ev.out);
   EXPECT_LT(e.at("perplexity").get<double>(), 3.0);
   EXPECT_GT(e.at("next_token_accuracy").get<double>(), 0.7);
-  EXPECT_EQ(e.at("data"), (*data_ / "test.txt").string()) << "data.test by default";
+  EXPECT_EQ(e.at("data"), *data_ / "test.txt") << "data.test by default";
 
   // Greedy: the run continues; cached and uncached agree token for token; text streams.
   const test::CliResult g = test::run_cli(
-      {"generate", "--checkpoint", r.best_path, "--prompt", "two three", "--max-tokens", "3", "--json"}, dir_);
+      {"generate", "--checkpoint", r.best_path, "--prompt", "two three", "--max-tokens", "3", "--json"}, dir_.path());
   ASSERT_EQ(g.exit_code, 0) << g.err;
   const json gj = json::parse(g.out);
   EXPECT_EQ(gj.at("continuation").get<std::string>().rfind("four five", 0), 0u) << g.out;
   EXPECT_EQ(gj.at("kv_cache_bytes_per_token"), 2 * 2 * 32 * 4);
   const test::CliResult u = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", "two three",
-                                           "--max-tokens", "3", "--json", "--no-cache"}, dir_);
+                                           "--max-tokens", "3", "--json", "--no-cache"}, dir_.path());
   ASSERT_EQ(u.exit_code, 0) << u.err;
   EXPECT_EQ(json::parse(u.out).at("tokens"), gj.at("tokens"));
   const test::CliResult beam = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", "two three",
-                                              "--max-tokens", "3", "--beam", "3", "--json"}, dir_);
+                                              "--max-tokens", "3", "--beam", "3", "--json"}, dir_.path());
   ASSERT_EQ(beam.exit_code, 0) << beam.err;
   EXPECT_EQ(json::parse(beam.out).at("continuation").get<std::string>().rfind("four five", 0), 0u) << beam.out;
   EXPECT_LT(json::parse(beam.out).at("log_probability").get<double>(), 0);
   const test::CliResult s = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", "five", "--max-tokens",
-                                           "8", "--temperature", "0.8", "--top-p", "0.9", "--seed", "4"}, dir_);
+                                           "8", "--temperature", "0.8", "--top-p", "0.9", "--seed", "4"}, dir_.path());
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(s.out.rfind("six", 0), 0u) << "sampled, but six is all but certain: " << s.out;
-  const test::CliResult p = test::run_cli({"predict", "--checkpoint", r.best_path, "--text", "six seven", "--json"}, dir_);
+  const test::CliResult p = test::run_cli({"predict", "--checkpoint", r.best_path, "--text", "six seven", "--json"}, dir_.path());
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_EQ(json::parse(p.out).at("continuation").get<std::string>().rfind("eight", 0), 0u) << p.out;
 
   // Bad requests are named before any work.
   const test::CliResult big = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", "one", "--max-tokens",
-                                             "20", "--max-memory", "100"}, dir_);
+                                             "20", "--max-memory", "100"}, dir_.path());
   EXPECT_EQ(big.exit_code, 1);
   EXPECT_NE(big.err.find("--max-memory 100"), std::string::npos) << big.err;
   const test::CliResult temp = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", "one",
-                                              "--temperature", "-1"}, dir_);
+                                              "--temperature", "-1"}, dir_.path());
   EXPECT_NE(temp.err.find("--temperature"), std::string::npos) << temp.err;
   std::string long_prompt;
   for (int i = 0; i < 30; ++i) long_prompt += "one ";
-  const test::CliResult lp = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", long_prompt}, dir_);
+  const test::CliResult lp = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", long_prompt}, dir_.path());
   EXPECT_NE(lp.err.find("model.max_len"), std::string::npos) << lp.err;
 }
 
 TEST_F(CausalLmTaskTest, ResumeIsBitIdentical) {
-  json ja = base_config(*data_);
+  json ja = base_config(data_->path());
   ja["train"]["epochs"] = 3;
   train_causal_lm(parse_causal_lm_config(ja), out("a"), false);
   json jb = ja;
@@ -183,7 +172,7 @@ TEST(CausalLmConfig, TheShippedConfigParsesAndRoundTrips) {
 
 TEST_F(CausalLmTaskTest, ACheckpointOfAnotherTaskIsRefused) {
   test::write_tiny_vit_checkpoint(out("vit.safetensors"), 8);
-  const test::CliResult g = test::run_cli({"generate", "--checkpoint", out("vit.safetensors"), "--prompt", "one"}, dir_);
+  const test::CliResult g = test::run_cli({"generate", "--checkpoint", out("vit.safetensors"), "--prompt", "one"}, dir_.path());
   EXPECT_EQ(g.exit_code, 1);
   EXPECT_NE(g.err.find("not causal-lm"), std::string::npos) << g.err;
 }

@@ -1,5 +1,6 @@
 #include "heed/tasks/causal_lm.h"
 #include "heed/tasks/language_model.h"
+#include "heed/tasks/next_token.h"
 
 #include <algorithm>
 #include <cmath>
@@ -42,66 +43,13 @@ nn::Batch CausalLmDataset::batch(const std::vector<int64_t>& indices, const trai
   return out;
 }
 
-Tensor next_token_targets(const Tensor& targets) {
-  std::vector<int64_t> out;
-  for (int64_t i = 0; i < targets.numel(); ++i)
-    if (targets.i64()[i] != -100) out.push_back(targets.i64()[i]);
-  return Tensor::from_indices({int64_t(out.size())}, out);
-}
-
-namespace {
-// Hidden states [M, D] and the output weight [V, D] -> summed loss and correct arg maxes, a chunk
-// of rows at a time (the logits of a whole evaluation batch would not fit).
-class CausalLmEvaluator : public train::Evaluator {
- public:
-  void add(const nn::ModelOutput& output, const nn::Batch& batch) override {
-    const Tensor targets = next_token_targets(batch.at("targets"));
-    const int64_t m = targets.numel();
-    if (m == 0) return;
-    const Tensor& hidden = output.logits.value();
-    constexpr int64_t kChunk = 256;
-    for (int64_t begin = 0; begin < m; begin += kChunk) {
-      const int64_t end = std::min(m, begin + kChunk);
-      const Tensor logits = linear(Var(hidden.slice(0, begin, end).contiguous()), output.output_weight).value();
-      const Tensor chunk_targets = targets.slice(0, begin, end).contiguous();
-      loss_sum_ += double(cross_entropy(Var(logits), chunk_targets).value().item()) * double(end - begin);
-      const int64_t v = logits.size(1);
-      for (int64_t i = 0; i < end - begin; ++i) {
-        const float* row = logits.f32() + i * v;
-        correct_ += (std::max_element(row, row + v) - row) == chunk_targets.i64()[i];
-      }
-    }
-    count_ += m;
-  }
-  train::EvalResult finish() override {
-    train::EvalResult r;
-    r.loss = count_ ? loss_sum_ / double(count_) : 0;
-    r.metric = std::exp(r.loss);
-    const double accuracy = count_ ? double(correct_) / double(count_) : 0;
-    r.json = {{"tokens", count_}, {"loss", r.loss}, {"perplexity", r.metric}, {"next_token_accuracy", accuracy}};
-    char text[256];
-    std::snprintf(text, sizeof text, "next tokens %ld: loss %.4f, perplexity %.2f, accuracy %.4f\n", long(count_),
-                  r.loss, r.metric, accuracy);
-    r.text = text;
-    return r;
-  }
-
- private:
-  double loss_sum_ = 0;
-  int64_t correct_ = 0, count_ = 0;
-};
-}  // namespace
-
-double CausalLmTask::target_weight(const nn::Batch& batch) const {
-  return double(next_token_targets(batch.at("targets")).numel());
-}
+double CausalLmTask::target_weight(const nn::Batch& batch) const { return next_token_weight(batch); }
 
 Var CausalLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
-  HEED_CHECK(output.output_weight.defined(), "causal LM: the model returned no output weight");
-  return linear_cross_entropy(output.logits, output.output_weight, next_token_targets(batch.at("targets")));
+  return next_token_loss(output, batch);
 }
 
-std::unique_ptr<train::Evaluator> CausalLmTask::evaluator() const { return std::make_unique<CausalLmEvaluator>(); }
+std::unique_ptr<train::Evaluator> CausalLmTask::evaluator() const { return next_token_evaluator(); }
 
 // ---------------------------------------------------------------- training
 

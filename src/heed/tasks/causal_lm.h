@@ -49,9 +49,6 @@ class CausalLmDataset : public TextDataset {
   nn::Batch batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const override;
 };
 
-// The targets of a batch in the order the model gathers its positions (row-major).
-Tensor next_token_targets(const Tensor& targets);
-
 // Cross-entropy over every next token; the metric is the validation perplexity (lower is better);
 // eval also reports the next-token accuracy.
 class CausalLmTask : public train::Task {

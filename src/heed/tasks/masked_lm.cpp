@@ -1,6 +1,7 @@
 #include "heed/train/resources.h"
 #include "heed/tasks/masked_lm.h"
 #include "heed/tasks/language_model.h"
+#include "heed/tasks/next_token.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -72,49 +73,6 @@ nn::Batch MaskedLmDataset::batch(const std::vector<int64_t>& indices, const trai
   return out;
 }
 
-namespace {
-// The labels of the masked positions, in the order the model gathers them (row-major).
-Tensor masked_targets(const Tensor& labels) {
-  std::vector<int64_t> out;
-  for (int64_t i = 0; i < labels.numel(); ++i)
-    if (labels.i64()[i] != -100) out.push_back(labels.i64()[i]);
-  return Tensor::from_indices({int64_t(out.size())}, out);
-}
-
-class MaskedLmEvaluator : public train::Evaluator {
- public:
-  void add(const nn::ModelOutput& output, const nn::Batch& batch) override {
-    const Tensor targets = masked_targets(batch.at("mlm_labels"));
-    const int64_t m = targets.numel();
-    if (m == 0) return;
-    const Tensor& logits = output.logits.value();
-    loss_sum_ += double(cross_entropy(Var(logits), targets).value().item()) * double(m);
-    const int64_t v = logits.size(1);
-    for (int64_t i = 0; i < m; ++i) {
-      const float* row = logits.f32() + i * v;
-      correct_ += (std::max_element(row, row + v) - row) == targets.i64()[i];
-    }
-    count_ += m;
-  }
-  train::EvalResult finish() override {
-    train::EvalResult r;
-    r.loss = count_ ? loss_sum_ / double(count_) : 0;
-    r.metric = count_ ? double(correct_) / double(count_) : 0;
-    r.json = {{"masked_tokens", count_}, {"loss", r.loss}, {"masked_accuracy", r.metric},
-              {"perplexity", std::exp(r.loss)}};
-    char text[256];
-    std::snprintf(text, sizeof text, "masked tokens %ld: loss %.4f (perplexity %.2f), accuracy %.4f\n", long(count_),
-                  r.loss, std::exp(r.loss), r.metric);
-    r.text = text;
-    return r;
-  }
-
- private:
-  double loss_sum_ = 0;
-  int64_t correct_ = 0, count_ = 0;
-};
-}  // namespace
-
 double MaskedLmTask::target_weight(const nn::Batch& batch) const {
   const Tensor& labels = batch.at("mlm_labels");
   int64_t n = 0;
@@ -123,10 +81,12 @@ double MaskedLmTask::target_weight(const nn::Batch& batch) const {
 }
 
 Var MaskedLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
-  return cross_entropy(output.logits, masked_targets(batch.at("mlm_labels")));
+  return cross_entropy(output.logits, next_token_targets(batch.at("mlm_labels")));
 }
 
-std::unique_ptr<train::Evaluator> MaskedLmTask::evaluator() const { return std::make_unique<MaskedLmEvaluator>(); }
+std::unique_ptr<train::Evaluator> MaskedLmTask::evaluator() const {
+  return next_token_evaluator({"mlm_labels", "masked_tokens", "masked_accuracy", "masked tokens", true});
+}
 
 // ---------------------------------------------------------------- training
 

@@ -7,6 +7,7 @@
 #include "heed/tasks/causal_lm.h"
 #include "heed/tasks/image_classification.h"
 #include "heed/tasks/masked_lm.h"
+#include "heed/tasks/seq2seq.h"
 #include "heed/tasks/sequential_recommendation.h"
 #include "heed/tasks/text_classification.h"
 
@@ -16,7 +17,7 @@ namespace {
 const std::vector<const TaskEntry*>& entries() {
   static const std::vector<const TaskEntry*> all = {&image_classification_entry(), &text_classification_entry(),
                                                     &masked_lm_entry(), &sequential_recommendation_entry(),
-                                                    &causal_lm_entry()};
+                                                    &causal_lm_entry(), &seq2seq_entry()};
   return all;
 }
 }  // namespace
