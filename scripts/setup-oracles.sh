@@ -6,7 +6,7 @@
 # tests are skipped) except under CI=true, where a skipped oracle test is a failure; .ci/run
 # calls this first. Idempotent, as root or through sudo, like scripts/setup.sh.
 set -euo pipefail
-packages=(python3-torch python3-numpy python3-sklearn libopenblas0-openmp chromium)
+packages=(python3-torch python3-numpy python3-sklearn python3-nltk libopenblas0-openmp chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,6 +30,7 @@ const Generator kGenerators[] = {{"make_golden.py", "ops", "torch"},
                                  {"make_golden_attention.py", "attention", "torch"},
                                  {"make_golden_optim.py", "optim", "torch"},
                                  {"make_golden_metrics.py", "metrics", "sklearn"},
+                                 {"make_golden_bleu.py", "bleu", "nltk"},
                                  {"sasrec.py", "sasrec", "torch"}};
 
 fs::path tools_dir() { return (fs::path(HEED_GOLDEN_DIR) / ".." / ".." / "tools").lexically_normal(); }

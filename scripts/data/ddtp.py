@@ -17,8 +17,11 @@ long text is kept once per split (descriptions shared by several packages).
 
 Writes (standard library only, deterministic), for SPLIT in train, validation, test:
     summarize-SPLIT.jsonl      {"package", "source_package", "source": long text, "target": synopsis}
-    translate-en-L-SPLIT.jsonl {"package", "source_package", "source": English long text,
-                                "target": its translation}, L in de, fr, it (same Description-md5)
+    translate-en-L-SPLIT.jsonl {"package", "source_package", "unit", "source": English segment,
+                                "target": its translation}, L in de, fr, it (same Description-md5);
+                               a segment ("unit") is the synopsis or a paragraph (paragraphs only
+                               where both sides have as many); a segment seen in train is dropped
+                               from validation and test
     lm-SPLIT.txt               the English long texts, one a line
 """
 import json
@@ -57,8 +60,8 @@ def fields(block):
     return out
 
 
-def long_text(lines):
-    """The indented description lines as one line of text."""
+def paragraphs_of(lines):
+    """The indented description lines as paragraphs, each one line of text."""
     paragraphs, current = [], []
     for line in lines:
         body = line[1:]
@@ -70,18 +73,19 @@ def long_text(lines):
             current.append(body.strip())
     if current:
         paragraphs.append(" ".join(current))
-    return " ".join(p for p in paragraphs if p).replace("\t", " ")
+    return [p.replace("\t", " ") for p in paragraphs if p]
 
 
 def translations(path, language):
-    """(package, md5) -> (synopsis, long text)."""
+    """(package, md5) -> (synopsis, long text, its paragraphs)."""
     out = {}
     for block in stanzas(path):
         f = fields(block)
         description = f.get("Description-" + language)
         if not description or "Package" not in f or "Description-md5" not in f:
             continue
-        out[(f["Package"][0], f["Description-md5"][0])] = (description[0], long_text(description[1:]))
+        paragraphs = paragraphs_of(description[1:])
+        out[(f["Package"][0], f["Description-md5"][0])] = (description[0], " ".join(paragraphs), paragraphs)
     return out
 
 
@@ -104,9 +108,10 @@ def main():
     rows = {name: {s: [] for s in splits} for name in ["summarize", "lm"] + ["translate-en-" + l for l in LANGUAGES]}
     seen = {name: {s: set() for s in splits} for name in rows}
     train_texts = set()
+    train_segments = {lang: set() for lang in LANGUAGES}  # English synopses and paragraphs in train
     keys = sorted(english, key=lambda k: (split_of(source_of.get(k[0], k[0])) != "train", k))  # train first
     for package, md5 in keys:
-        synopsis, text = english[(package, md5)]
+        synopsis, text, paragraphs = english[(package, md5)]
         if not text or not synopsis:
             continue
         source = source_of.get(package, package)
@@ -127,8 +132,21 @@ def main():
         add("lm", text, text)
         for lang in LANGUAGES:
             translated = others[lang].get((package, md5))
-            if translated and translated[1]:
-                add("translate-en-" + lang, dict(record, source=text, target=translated[1]), text)
+            if not translated:
+                continue
+            # Segments, as translators wrote them: the synopsis, then the paragraphs when both sides
+            # have as many (else the long text's alignment is unknown and only the synopsis is used).
+            segments = [("synopsis", synopsis, translated[0])]
+            if translated[2] and len(translated[2]) == len(paragraphs):
+                segments += [("paragraph", en, tr) for en, tr in zip(paragraphs, translated[2])]
+            for unit, en, tr in segments:
+                if not en.strip() or not tr.strip():
+                    continue
+                if split == "train":
+                    train_segments[lang].add(en)
+                elif en in train_segments[lang]:
+                    continue  # boilerplate ("This package contains the development files.") seen in train
+                add("translate-en-" + lang, dict(record, unit=unit, source=en, target=tr), en)
     for name, by_split in rows.items():
         for split, records in by_split.items():
             suffix = ".txt" if name == "lm" else ".jsonl"

@@ -14,8 +14,12 @@ for split in train validation test; do
   outputs+=("summarize-$split.jsonl" "lm-$split.txt")
   for lang in de fr it; do outputs+=("translate-en-$lang-$split.jsonl"); done
 done
+# FORMAT names the layout ddtp.py writes (2: translation pairs are synopses and paragraphs), so
+# files an older version wrote are remade rather than taken as done.
+format=2
 done=1
 for f in "${outputs[@]}"; do [ -s "$dst/$f" ] || done=0; done
+[ "$(cat "$dst/FORMAT" 2>/dev/null)" = "$format" ] || done=0
 if [ $done -eq 1 ]; then
   echo "ddtp: ${#outputs[@]} files in $dst"
   exit 0
@@ -45,3 +49,4 @@ if [ $need -eq 1 ]; then
   done
 fi
 python3 scripts/data/ddtp.py "$dst/raw" "$dst"
+echo "$format" > "$dst/FORMAT"

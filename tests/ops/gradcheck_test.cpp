@@ -100,6 +100,10 @@ TEST(GradCheck, LinearCrossEntropyInChunks) {
     EXPECT_GRADS([&](auto& v) { return linear_cross_entropy(v[0], v[1], targets, -100, chunk); },
                  {randn({7, 4}, 5), randn({5, 4}, 6)}, {true, true})
         << "chunk " << chunk;
+  for (int64_t chunk : {3, 7})  // label smoothing (the tied output layers of the language models)
+    EXPECT_GRADS([&](auto& v) { return linear_cross_entropy(v[0], v[1], targets, -100, chunk, 0.1f); },
+                 {randn({7, 4}, 15), randn({5, 4}, 16)}, {true, true})
+        << "smoothed, chunk " << chunk;
 }
 
 TEST(LinearCrossEntropy, EqualsTheComposedOpsAndKeepsNoLogits) {
@@ -114,6 +118,19 @@ TEST(LinearCrossEntropy, EqualsTheComposedOpsAndKeepsNoLogits) {
   composed.backward();
   for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(xa.grad().f32()[i], xb.grad().f32()[i], 1e-6) << i;
   for (int64_t i = 0; i < w.numel(); ++i) EXPECT_NEAR(wa.grad().f32()[i], wb.grad().f32()[i], 1e-6) << i;
+  // With label smoothing, against cross_entropy's (itself checked against PyTorch's).
+  Var xs(x.clone(), true), ws(w.clone(), true), xc(x.clone(), true), wc(w.clone(), true);
+  CrossEntropyOptions smoothed;
+  smoothed.label_smoothing = 0.2f;
+  Var fused_s = linear_cross_entropy(xs, ws, targets, -100, 4, 0.2f);
+  Var composed_s = cross_entropy(linear(xc, wc), targets, smoothed);
+  EXPECT_NEAR(fused_s.value().item(), composed_s.value().item(), 1e-6);
+  EXPECT_GT(std::abs(fused_s.value().item() - fused.value().item()), 1e-3) << "smoothing changes the loss";
+  fused_s.backward();
+  composed_s.backward();
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(xs.grad().f32()[i], xc.grad().f32()[i], 1e-6) << i;
+  for (int64_t i = 0; i < w.numel(); ++i) EXPECT_NEAR(ws.grad().f32()[i], wc.grad().f32()[i], 1e-6) << i;
+  EXPECT_THROW(linear_cross_entropy(xa, wa, targets, -100, 4, 1.5f), Error);
   EXPECT_THROW(linear_cross_entropy(xa, wa, Tensor::from_indices({9}, {1, 4, 5, 0, 2, 3, 4, 4, 1})), Error);
   EXPECT_THROW(linear_cross_entropy(xa, Var(randn({5, 3}, 9)), targets), Error);
 }

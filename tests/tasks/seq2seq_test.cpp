@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,11 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
   EXPECT_GT(e.at("greedy").at("rougeL").get<double>(), 0.9) << ev.out;  // the first two words, learnt
   EXPECT_EQ(e.at("lead_words"), 2);
   EXPECT_GT(e.at("lead").at("rougeL").get<double>(), 0.99) << "the lead baseline is this task's answer";
+  // The outputs are about two words: no 4-gram, so BLEU is 0 (as sacreBLEU says); chrF sees them,
+  // and the copy baseline (the whole source) loses precision.
+  EXPECT_EQ(e.at("greedy").at("bleu").get<double>(), 0);
+  EXPECT_GT(e.at("greedy").at("chrf").get<double>(), 95) << ev.out;
+  EXPECT_LT(e.at("copy").at("chrf").get<double>(), 90) << ev.out;
   test::write_text(dir_.path() / "in.txt", "blue red gold\n\nwhite pink black cyan\n");
   const test::CliResult t = test::run_cli({"translate", "--checkpoint", r.best_path, "--input-file-unused"}, dir_.path());
   EXPECT_NE(t.exit_code, 0) << "an unknown option";
@@ -112,6 +118,15 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
                            out("in.txt") + " > " + out("beam.txt");
   ASSERT_EQ(std::system(beam.c_str()), 0);
   EXPECT_EQ(test::read_text(dir_.path() / "beam.txt"), "blue red\n\nwhite pink\n");
+  // Invalid UTF-8 is replaced and named; every line still gets its line out.
+  test::write_text(dir_.path() / "bad.txt", "blue red gold\n\xff\xfe red\n\nwhite pink black\n");
+  const std::string bad = test::cli_path().string() + " translate --checkpoint " + r.best_path + " < " +
+                          out("bad.txt") + " > " + out("bad-out.txt") + " 2> " + out("bad-err.txt");
+  ASSERT_EQ(std::system(bad.c_str()), 0);
+  const std::string bad_out = test::read_text(dir_.path() / "bad-out.txt");
+  EXPECT_EQ(std::count(bad_out.begin(), bad_out.end(), '\n'), 4) << bad_out;
+  EXPECT_EQ(bad_out.substr(0, 9), "blue red\n");
+  EXPECT_NE(test::read_text(dir_.path() / "bad-err.txt").find("line 2 is not valid UTF-8"), std::string::npos);
 }
 
 TEST_F(Seq2SeqTaskTest, ResumeIsBitIdentical) {

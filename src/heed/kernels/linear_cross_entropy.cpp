@@ -23,7 +23,7 @@ int64_t linear_cross_entropy_chunk(int64_t rows, int64_t classes) {
 
 float linear_cross_entropy_forward(const float* x, const float* w, const int64_t* targets, float* lse,
                                    int64_t rows, int64_t dim, int64_t classes, int64_t ignore_index,
-                                   int64_t chunk, float* scratch) {
+                                   int64_t chunk, float* scratch, float smoothing) {
   const int64_t total = counted(targets, rows, ignore_index);
   if (total == 0) {
     std::fill(lse, lse + rows, 0.f);
@@ -35,7 +35,7 @@ float linear_cross_entropy_forward(const float* x, const float* w, const int64_t
     gemm(false, true, n, classes, dim, 1.f, x + r0 * dim, dim, w, dim, 0.f, scratch, classes);
     const int64_t here = counted(targets + r0, n, ignore_index);
     // The chunk's mean times its count: the chunk's sum (in double, summed in chunk order).
-    const float mean = cross_entropy_forward(scratch, targets + r0, lse + r0, n, classes, ignore_index, 0.f);
+    const float mean = cross_entropy_forward(scratch, targets + r0, lse + r0, n, classes, ignore_index, smoothing);
     sum += double(mean) * double(here);
   }
   return float(sum / double(total));
@@ -44,7 +44,7 @@ float linear_cross_entropy_forward(const float* x, const float* w, const int64_t
 void linear_cross_entropy_backward(const float* x, const float* w, const int64_t* targets, const float* lse,
                                    float g, float* dx, float beta_x, float* dw, float beta_w, int64_t rows,
                                    int64_t dim, int64_t classes, int64_t ignore_index, int64_t chunk,
-                                   float* scratch) {
+                                   float* scratch, float smoothing) {
   const int64_t total = counted(targets, rows, ignore_index);
   float* logits = scratch;
   float* dlogits = scratch + chunk * classes;
@@ -56,7 +56,7 @@ void linear_cross_entropy_backward(const float* x, const float* w, const int64_t
       gemm(false, true, n, classes, dim, 1.f, x + r0 * dim, dim, w, dim, 0.f, logits, classes);
       // cross_entropy_backward scales by g / (the chunk's count): rescale to the whole count.
       cross_entropy_backward(logits, targets + r0, lse + r0, g * float(here) / float(total), dlogits, n, classes,
-                             ignore_index, 0.f);
+                             ignore_index, smoothing);
     }
     if (dx) gemm(false, false, n, dim, classes, 1.f, dlogits, classes, w, dim, beta_x, dx + r0 * dim, dim);
     if (dw) gemm(true, false, classes, dim, n, 1.f, dlogits, classes, x + r0 * dim, dim, r0 == 0 ? beta_w : 1.f, dw,

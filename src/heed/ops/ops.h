@@ -52,7 +52,7 @@ Var cross_entropy(const Var& logits, const Tensor& targets, const CrossEntropyOp
 // (0: about 8 MB of logits) so the [N, C] logits never exist whole: output layers over large
 // vocabularies. Gradients for x and weight.
 Var linear_cross_entropy(const Var& x, const Var& weight, const Tensor& targets, int64_t ignore_index = -100,
-                         int64_t chunk_rows = 0);
+                         int64_t chunk_rows = 0, float label_smoothing = 0.f);
 Var sum(const Var& x);   // -> scalar (shape [])
 Var mean(const Var& x);  // -> scalar
 Var sum(const Var& x, int64_t dim, bool keepdim = false);

@@ -19,7 +19,8 @@ double next_token_weight(const nn::Batch& batch) { return double(next_token_targ
 
 Var next_token_loss(const nn::ModelOutput& output, const nn::Batch& batch, float label_smoothing) {
   const Tensor targets = next_token_targets(batch.at("targets"));
-  if (output.output_weight.defined()) return linear_cross_entropy(output.logits, output.output_weight, targets);
+  if (output.output_weight.defined())
+    return linear_cross_entropy(output.logits, output.output_weight, targets, -100, 0, label_smoothing);
   CrossEntropyOptions o;
   o.label_smoothing = label_smoothing;
   return cross_entropy(output.logits, targets, o);

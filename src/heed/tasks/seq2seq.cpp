@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "heed/data/loader.h"
+#include "heed/metrics/bleu.h"
+#include "heed/metrics/chrf.h"
 #include "heed/metrics/rouge.h"
 #include "heed/nn/generation.h"
 #include "heed/tasks/next_token.h"
@@ -280,8 +282,10 @@ int train_command(const TrainCommand& cmd) {
   return run_text_training(cmd, parse, train_seq2seq, "perplexity");
 }
 
-// Perplexity on the test pairs; then greedy outputs scored with ROUGE against the targets,
-// beside the lead baseline (the source's first sentence cut to the median target length).
+// Perplexity on the test pairs; then greedy outputs scored against the targets with ROUGE
+// (beside the lead baseline: the source's first sentence cut to the median target length) and
+// with BLEU and chrF (beside the copy baseline: the source itself), so one report serves
+// summarisation and translation.
 void eval_command(const EvalCommand& cmd) {
   LoadedSeq2Seq m = load_seq2seq(cmd.checkpoint);
   const TextInputOptions& in = m.config.data.input;
@@ -301,25 +305,41 @@ void eval_command(const EvalCommand& cmd) {
     outputs.push_back(decode_text(m, s, 1, 1.0, m.config.data.max_target_tokens));
     leads.push_back(lead_sentence(s, median));
   }
-  const metrics::RougeScores model = metrics::corpus_rouge(outputs, pairs.targets);
-  const metrics::RougeScores lead = metrics::corpus_rouge(leads, pairs.targets);
-  auto scores = [](const metrics::RougeScores& r) {
-    return json{{"rouge1", r.rouge1}, {"rouge2", r.rouge2}, {"rougeL", r.rougeL}};
+  struct Scores {
+    metrics::RougeScores rouge;
+    double bleu, chrf;
+    json to_json() const {
+      return {{"rouge1", rouge.rouge1}, {"rouge2", rouge.rouge2}, {"rougeL", rouge.rougeL}, {"bleu", bleu},
+              {"chrf", chrf}};
+    }
   };
+  auto score = [&](const std::vector<std::string>& candidates) {
+    return Scores{metrics::corpus_rouge(candidates, pairs.targets),
+                  metrics::corpus_bleu(candidates, pairs.targets).score,
+                  metrics::corpus_chrf(candidates, pairs.targets)};
+  };
+  const Scores model = score(outputs), lead = score(leads), copy = score(pairs.sources);
   json out = e.json;
   out["checkpoint"] = cmd.checkpoint.path;
   out["data"] = path;
-  out["greedy"] = scores(model);
-  out["lead"] = scores(lead);
+  out["greedy"] = model.to_json();
+  out["lead"] = lead.to_json();
   out["lead_words"] = median;
+  out["copy"] = copy.to_json();
   if (cmd.json) {
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
   std::printf("%s", e.text.c_str());
-  std::printf("%zu pairs, ROUGE F1 (1 / 2 / L): greedy %.4f / %.4f / %.4f; lead (first sentence, %ld words) "
-              "%.4f / %.4f / %.4f\n", pairs.sources.size(), model.rouge1, model.rouge2, model.rougeL, long(median),
-              lead.rouge1, lead.rouge2, lead.rougeL);
+  std::printf("%zu pairs, greedy decoding against the targets:\n", pairs.sources.size());
+  std::printf("%-34s %8s %8s %8s %8s %8s\n", "", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "chrF");
+  auto row = [](const std::string& name, const Scores& s) {
+    std::printf("%-34s %8.4f %8.4f %8.4f %8.2f %8.2f\n", name.c_str(), s.rouge.rouge1, s.rouge.rouge2, s.rouge.rougeL,
+                s.bleu, s.chrf);
+  };
+  row("model", model);
+  row("lead (first sentence, " + std::to_string(median) + " words)", lead);
+  row("copy (the source)", copy);
 }
 
 void predict_command(const PredictCommand& cmd) {
@@ -349,6 +369,8 @@ void translate(const TranslateCommand& cmd, std::FILE* in, std::FILE* out) {
     std::string text;
     if (line.find_first_not_of(" \t") != std::string::npos) {
       const std::string source = data::valid_utf8(line);
+      if (source != line)
+        std::fprintf(stderr, "heed: line %ld is not valid UTF-8: its bad bytes are read as U+FFFD\n", long(number));
       bool cut = false;
       encode_source(m.tokenizer, source, m.config.data.input.max_tokens, &cut);
       if (cut)

@@ -3,8 +3,9 @@
 // one SentencePiece vocabulary trained on both sides of the training pairs, the encoder-decoder
 // of nn/models/seq2seq trained with teacher forcing (the decoder reads [CLS] + target and
 // predicts target + [SEP]), padding masks on both sides, length-bucketed batches; selection by
-// validation perplexity. `heed eval` also decodes the test sources (greedy) and reports ROUGE
-// beside the lead baseline; `heed translate` / `heed summarize` turn lines into lines.
+// validation perplexity. `heed eval` also decodes the test sources (greedy) and reports ROUGE,
+// BLEU and chrF beside two baselines (lead sentence, copy of the source); `heed translate` /
+// `heed summarize` turn lines into lines.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -103,8 +104,8 @@ std::string lead_sentence(const std::string& source, int64_t words);
 const TaskEntry& seq2seq_entry();
 
 // `heed translate` / `heed summarize`: one output line per input line, in order; an empty line
-// gives an empty line; a line longer than the model's source length is cut, with a warning that
-// names its number.
+// gives an empty line; a line longer than the model's source length is cut, and a line with
+// invalid UTF-8 has its bad bytes replaced by U+FFFD, each with a warning that names its number.
 struct TranslateCommand {
   train::Checkpoint checkpoint;
   int64_t beam = 1;
