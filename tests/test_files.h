@@ -10,10 +10,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "heed/core/rng.h"
+
+#ifndef HEED_GOLDEN_DIR
+#define HEED_GOLDEN_DIR "tests/golden"
+#endif
 
 namespace heed::test {
 
@@ -39,6 +45,19 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// A committed JSON golden file, by its path under tests/golden ("metrics/fashion_mnist.json").
+inline nlohmann::json read_golden_json(const std::string& relative) {
+  const std::string path = std::string(HEED_GOLDEN_DIR) + "/" + relative;
+  std::ifstream in(path);
+  if (!in) {
+    ADD_FAILURE() << "cannot open " << path;
+    return nlohmann::json::object();
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return nlohmann::json::parse(text.str());
+}
 
 inline Bytes text_bytes(const std::string& text) { return Bytes(text.begin(), text.end()); }
 

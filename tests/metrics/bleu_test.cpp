@@ -4,31 +4,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "heed/core/error.h"
 #include "heed/metrics/bleu.h"
 #include "heed/metrics/chrf.h"
-
-#ifndef HEED_GOLDEN_DIR
-#define HEED_GOLDEN_DIR "tests/golden"
-#endif
+#include "test_files.h"
 
 namespace heed::metrics {
 namespace {
 
 using nlohmann::json;
 
-json golden(const std::string& name) {
-  const std::string path = HEED_GOLDEN_DIR "/bleu/" + name + ".json";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
-}
+json golden(const std::string& name) { return test::read_golden_json("bleu/" + name + ".json"); }
 
 class BleuGolden : public ::testing::TestWithParam<const char*> {};
 

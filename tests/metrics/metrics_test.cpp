@@ -2,20 +2,15 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "heed/core/error.h"
 #include "heed/metrics/classification.h"
 #include "heed/metrics/ranking.h"
-
-#ifndef HEED_GOLDEN_DIR
-#define HEED_GOLDEN_DIR "tests/golden"
-#endif
+#include "test_files.h"
 
 namespace heed::metrics {
 namespace {
@@ -27,17 +22,7 @@ constexpr double kTol = 1e-12;
 // ---- helpers ----
 
 // Golden files are written by tools/make_golden_metrics.py with scikit-learn.
-json load_golden(const std::string& name) {
-  const std::string path = HEED_GOLDEN_DIR "/metrics/" + name + ".json";
-  std::ifstream in(path);
-  if (!in) {
-    ADD_FAILURE() << "cannot open " << path;
-    return json::object();
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
-}
+json load_golden(const std::string& name) { return test::read_golden_json("metrics/" + name + ".json"); }
 
 // The engine's report for a golden case's label vectors and class names.
 ClassificationReport report_for(const json& golden) {

@@ -59,13 +59,24 @@ int64_t CausalLmDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
 void CausalLmDecoder::start(int64_t rows, int64_t capacity) { cache_.emplace(model_.new_cache(rows, capacity)); }
 
 namespace {
-// Row i of every layer's cache becomes row parents[i] (the beams that survived a step).
+// Row i of every layer's cache becomes row parents[i] (the beams that survived a step). Only the
+// filled positions are copied, through a scratch of just those (cloning the whole buffer, which
+// is preallocated for the maximum length, held beam 4 at 512 tokens to 292 tokens/s against 422
+// measured without it); nothing is copied when every beam kept its own parent.
 void reorder_rows(std::vector<Tensor>& layers, int64_t length, const std::vector<int64_t>& parents) {
+  bool identity = true;
+  for (size_t i = 0; i < parents.size(); ++i) identity = identity && parents[i] == int64_t(i);
+  if (identity) return;
+  std::vector<float> scratch;
   for (Tensor& layer : layers) {
     const int64_t row = layer.size(1) * layer.size(2), used = length * layer.size(2);
-    const Tensor copy = layer.clone();
+    scratch.resize(parents.size() * size_t(used));
     for (size_t i = 0; i < parents.size(); ++i)
-      std::copy(copy.f32() + parents[i] * row, copy.f32() + parents[i] * row + used, layer.f32() + int64_t(i) * row);
+      std::copy(layer.f32() + parents[i] * row, layer.f32() + parents[i] * row + used, scratch.data() + i * size_t(used));
+    for (size_t i = 0; i < parents.size(); ++i)
+      if (parents[i] != int64_t(i))
+        std::copy(scratch.data() + i * size_t(used), scratch.data() + (i + 1) * size_t(used),
+                  layer.f32() + int64_t(i) * row);
   }
 }
 
