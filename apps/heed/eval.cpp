@@ -5,17 +5,25 @@
 namespace heed::cli {
 
 void register_eval(CLI::App& app) {
-  static std::string checkpoint, data, split;
+  static std::vector<std::string> checkpoints;
+  static std::string data, split;
   static bool json = false;
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a test split or file");
-  cmd->add_option("--checkpoint", checkpoint, "checkpoint (.safetensors)")->required();
+  cmd->add_option("--checkpoint", checkpoints, "checkpoint (.safetensors); text classifiers: give it again to "
+                                              "evaluate the ensemble that averages their probabilities")
+      ->required();
   cmd->add_option("--data", data, "images: IDX directory; text: a JSONL/CSV/TSV file (default: the "
                                   "checkpoint's test data)");
   cmd->add_option("--split", split, "images: file prefix, t10k (test) or train");
   cmd->add_flag("--json", json, "print JSON: accuracy, loss, report, confusion matrix");
   cmd->callback([] {
-    tasks::EvalCommand c{train::read_checkpoint(checkpoint), data, split, json};
-    tasks::find_task(c.checkpoint.meta.task).eval(c);
+    tasks::EvalCommand c{train::read_checkpoint(checkpoints[0]), {}, data, split, json};
+    const tasks::TaskEntry& task = tasks::find_task(c.checkpoint.meta.task);
+    HEED_CHECK(checkpoints.size() == 1 || task.averages_checkpoints, "eval: ", checkpoints.size(),
+               " checkpoints given, but task ", task.name, " evaluates one checkpoint at a time (",
+               checkpoints[0], ")");
+    for (size_t i = 1; i < checkpoints.size(); ++i) c.more.push_back(train::read_checkpoint(checkpoints[i]));
+    task.eval(c);
   });
 }
 

@@ -116,6 +116,13 @@ TEST_F(CliErrors, TruncatedCheckpointToEval) {
                      "No such file");
 }
 
+// Only tasks whose eval averages members take several checkpoints; the image task says so
+// before reading any data.
+TEST_F(CliErrors, SeveralCheckpointsToAnImageEval) {
+  EXPECT_CLEAN_ERROR(run({"eval", "--checkpoint", checkpoint_, "--checkpoint", checkpoint_, "--data", data_.string()}),
+                     checkpoint_, "one checkpoint at a time");
+}
+
 TEST_F(CliErrors, CorruptIdxToEval) {
   const fs::path bad = dir_ / "bad-data";
   fs::create_directories(bad);

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
@@ -172,6 +174,55 @@ TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
     EXPECT_EQ(rel.at("methods").at(method).at("tokens").size(), rel.at("tokens").size()) << method;
   EXPECT_TRUE(fs::exists(out("explained") + "/index.html"));
   EXPECT_EQ(data::read_image(out("explained") + "/overlay.png").size(0), 3);
+}
+
+// `heed eval` with several checkpoints: the ensemble's loss and predictions are rebuilt here from
+// each member's `predict --json` probabilities (mean probability, its cross-entropy, its argmax);
+// an ensemble of one model twice is that model.
+TEST_F(TextTask, EnsembleEvalAveragesTheMembersProbabilities) {
+  std::vector<std::string> ckpt;
+  for (int seed : {3, 4}) {
+    json j = base_config(*data_);
+    j["train"]["seed"] = seed;
+    j["train"]["epochs"] = 1;  // members that still err, so the average decides some records
+    ckpt.push_back(train_text_classifier(parse_text_classifier_config(j), out("s" + std::to_string(seed)), false).best_path);
+  }
+  const std::string test_file = (*data_ / "test.jsonl").string();
+  std::vector<std::vector<json>> tops(2);
+  for (size_t m = 0; m < 2; ++m) {
+    const test::CliResult p = test::run_cli({"predict", "--checkpoint", ckpt[m], "--input", test_file, "--json",
+                                             "--top-k", "2"}, dir_);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    std::istringstream lines(p.out);
+    for (std::string line; std::getline(lines, line);) tops[m].push_back(json::parse(line).at("top"));
+  }
+  std::ifstream records(test_file);
+  double loss = 0;
+  int64_t correct = 0, n = 0;
+  for (std::string line; std::getline(records, line); ++n) {
+    const std::string label = json::parse(line).at("label");
+    std::map<std::string, double> mean;
+    for (size_t m = 0; m < 2; ++m)
+      for (const json& t : tops[m][size_t(n)]) mean[t.at("name")] += t.at("probability").get<double>() / 2;
+    ASSERT_EQ(mean.size(), 2u);
+    loss -= std::log(mean.at(label));
+    const std::string predicted = mean.at("offer") >= mean.at("work") ? "offer" : "work";
+    correct += predicted == label;
+  }
+  ASSERT_EQ(n, 60);
+  const test::CliResult both = test::run_cli({"eval", "--checkpoint", ckpt[0], "--checkpoint", ckpt[1], "--json"}, dir_);
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  const json e = json::parse(both.out);
+  EXPECT_NEAR(e.at("loss").get<double>(), loss / double(n), 1e-5);
+  EXPECT_NEAR(e.at("accuracy").get<double>(), double(correct) / double(n), 1e-12);
+  EXPECT_EQ(e.at("ensemble"), json(ckpt));
+  // One model twice: the single model's report (the loss through log-softmax vs log of softmax).
+  const test::CliResult one = test::run_cli({"eval", "--checkpoint", ckpt[0], "--json"}, dir_);
+  const test::CliResult twice = test::run_cli({"eval", "--checkpoint", ckpt[0], "--checkpoint", ckpt[0], "--json"}, dir_);
+  ASSERT_EQ(twice.exit_code, 0) << twice.err;
+  const json a = json::parse(one.out), b = json::parse(twice.out);
+  EXPECT_EQ(a.at("confusion_matrix"), b.at("confusion_matrix"));
+  EXPECT_NEAR(a.at("loss").get<double>(), b.at("loss").get<double>(), 1e-5);
 }
 
 TEST_F(TextTask, ResumeIsBitIdentical) {

@@ -51,6 +51,9 @@ auto parse_train_config(const TrainCommand& cmd, Parse&& parse) -> decltype(pars
 
 struct EvalCommand {
   train::Checkpoint checkpoint;
+  // Further --checkpoint files: evaluate the ensemble that averages the class probabilities of
+  // all of them (only for entries with `averages_checkpoints`).
+  std::vector<train::Checkpoint> more;
   std::string data;  // --data, or empty: the task's default (e.g. the trained-on data)
   std::string split;  // --split, or empty
   bool json = false;
@@ -84,6 +87,7 @@ struct TaskEntry {
   void (*eval)(const EvalCommand&);
   void (*predict)(const PredictCommand&);
   void (*explain)(const ExplainCommand&);  // null: the task's models cannot be explained
+  bool averages_checkpoints = false;        // eval takes several checkpoints (EvalCommand::more)
 };
 
 // The entry of `name`; a heed::Error naming the known tasks otherwise.

@@ -2,6 +2,7 @@
 #include "heed/tasks/text_classification.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <set>
@@ -10,6 +11,7 @@
 #include "heed/data/loader.h"
 #include "heed/interpret/explain.h"
 #include "heed/interpret/explanation_files.h"
+#include "heed/kernels/elementwise.h"
 #include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
@@ -239,6 +241,51 @@ train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string&
   return train::evaluate(*m.model, task, data, eval_plan(data, m.config.data.input.eval_batch_size), replicas);
 }
 
+Tensor class_probabilities(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences) {
+  const TextDataset data(sequences, {});
+  const int64_t classes = int64_t(m.config.data.class_names.size());
+  Tensor out = Tensor::zeros({int64_t(sequences.size()), classes});
+  NoGradGuard no_grad;
+  for (const std::vector<int64_t>& indices : eval_plan(data, m.config.data.input.eval_batch_size).epoch(0)) {
+    const Tensor probs = softmax(m.model->forward(data.batch(indices, {})).logits).value();
+    for (size_t r = 0; r < indices.size(); ++r)
+      std::copy_n(probs.f32() + int64_t(r) * classes, classes, out.f32() + indices[r] * classes);
+  }
+  return out;
+}
+
+train::EvalResult evaluate_text_ensemble(std::vector<LoadedTextClassifier>& members, const std::string& path) {
+  HEED_CHECK(!members.empty(), "evaluate_text_ensemble: no members");
+  const std::vector<std::string>& names = members[0].config.data.class_names;
+  Tensor mean;
+  std::vector<int64_t> labels;
+  for (size_t i = 0; i < members.size(); ++i) {
+    LoadedTextClassifier& m = members[i];
+    HEED_CHECK(m.config.data.class_names == names, "eval: ensemble member ", i + 1, " has other class names than "
+               "the first; an ensemble averages the probabilities of the same classes");
+    const Split s = read_labelled(path, m.config.data, names);
+    const Tensor p = class_probabilities(m, encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()),
+                                                       m.config.data.input));
+    if (i == 0) {
+      mean = Tensor::zeros(p.shape());
+      labels = s.labels;
+    }
+    HEED_CHECK(s.labels == labels, path, ": ensemble member ", i + 1, " reads other labels than the first (its "
+               "data.label_field or text fields differ)");
+    kernels::axpy(1.f / float(members.size()), p.f32(), mean.f32(), p.numel());
+  }
+  // The evaluator takes logits; log of the mean probability is the ensemble's (softmax gives it back).
+  Tensor log_mean = Tensor::zeros(mean.shape());
+  for (int64_t k = 0; k < mean.numel(); ++k) log_mean.f32()[k] = std::log(std::max(mean.f32()[k], 1e-30f));
+  nn::Batch all;
+  all.tensors["labels"] = Tensor::from_indices({int64_t(labels.size())}, labels);
+  const ClassificationTask task(kTextClassification, names, 0.f, members[0].config.data.select_metric,
+                                class_weights_of(members[0].config.data));
+  const std::unique_ptr<train::Evaluator> evaluator = task.evaluator();
+  evaluator->add(nn::ModelOutput{Var(log_mean), {}, {}}, all);
+  return evaluator->finish();
+}
+
 // ---------------------------------------------------------------- commands
 
 namespace {
@@ -260,40 +307,43 @@ int train_command(const TrainCommand& cmd) {
 }
 
 void eval_command(const EvalCommand& cmd) {
-  LoadedTextClassifier m = load_text_classifier(cmd.checkpoint);
-  const std::string path = cmd.data.empty() ? m.config.data.input.test : cmd.data;
+  std::vector<LoadedTextClassifier> members;
+  members.push_back(load_text_classifier(cmd.checkpoint));
+  for (const train::Checkpoint& c : cmd.more) members.push_back(load_text_classifier(c));
+  const std::string path = cmd.data.empty() ? members[0].config.data.input.test : cmd.data;
   HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.test in its config; give --data FILE");
-  const train::EvalResult e = evaluate_text_file(m, path);
+  const train::EvalResult e =
+      members.size() == 1 ? evaluate_text_file(members[0], path) : evaluate_text_ensemble(members, path);
   if (cmd.json) {
     json out = e.json;
     out["checkpoint"] = cmd.checkpoint.path;
+    if (!cmd.more.empty()) {
+      json all = json::array({cmd.checkpoint.path});
+      for (const train::Checkpoint& c : cmd.more) all.push_back(c.path);
+      out["ensemble"] = all;
+    }
     out["data"] = path;
     std::printf("%s\n", out.dump(2).c_str());
   } else {
+    if (!cmd.more.empty()) std::printf("Ensemble of %zu checkpoints (mean class probabilities):\n\n", members.size());
     std::printf("%s", e.text.c_str());
   }
 }
 
 // Top-k classes of each sequence, with probabilities.
 std::vector<json> top_k(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences, int64_t k) {
-  const TextDataset data(sequences, {});
   const std::vector<std::string>& names = m.config.data.class_names;
   const int64_t classes = int64_t(names.size());
   k = std::min(k, classes);
+  const Tensor probs = class_probabilities(m, sequences);
   std::vector<json> out(sequences.size());
-  const train::ShuffledBatches plan = eval_plan(data, m.config.data.input.eval_batch_size);
-  NoGradGuard no_grad;
-  for (const std::vector<int64_t>& indices : plan.epoch(0)) {
-    const nn::Batch batch = data.batch(indices, {});
-    const Tensor probs = softmax(m.model->forward(batch).logits).value();
-    for (size_t r = 0; r < indices.size(); ++r) {
-      const float* p = probs.f32() + int64_t(r) * classes;
-      const std::vector<int64_t> order = metrics::top_k(p, classes, k);
-      json top = json::array();
-      for (int64_t j = 0; j < k; ++j)
-        top.push_back({{"class", order[size_t(j)]}, {"name", names[size_t(order[size_t(j)])]}, {"probability", p[order[size_t(j)]]}});
-      out[size_t(indices[r])] = top;
-    }
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    const float* p = probs.f32() + int64_t(i) * classes;
+    const std::vector<int64_t> order = metrics::top_k(p, classes, k);
+    json top = json::array();
+    for (int64_t j = 0; j < k; ++j)
+      top.push_back({{"class", order[size_t(j)]}, {"name", names[size_t(order[size_t(j)])]}, {"probability", p[order[size_t(j)]]}});
+    out[i] = top;
   }
   return out;
 }
@@ -365,7 +415,7 @@ void explain_command(const ExplainCommand& cmd) {
 
 const TaskEntry& text_classification_entry() {
   static const TaskEntry entry{kTextClassification, "a Transformer text encoder on JSONL/CSV/TSV records",
-                               train_command, eval_command, predict_command, explain_command};
+                               train_command, eval_command, predict_command, explain_command, true};
   return entry;
 }
 

@@ -96,6 +96,15 @@ train::TrainResult train_text_classifier(const TextClassifierConfig& config, con
 // length), and with what the records needed (cut fields, invalid UTF-8) reported on stderr.
 train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas = 0);
 
+// The class probabilities [records, classes] the classifier gives each sequence, in their order.
+Tensor class_probabilities(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences);
+
+// The labelled records of `path` evaluated with the ensemble of `members`: each tokenises the
+// texts with its own tokenizer, and the ensemble's prediction is the mean of their class
+// probabilities (its loss: the cross-entropy of that mean). The members must share their class
+// names; the report, metric and JSON are the single model's (class weights: the first member's).
+train::EvalResult evaluate_text_ensemble(std::vector<LoadedTextClassifier>& members, const std::string& path);
+
 const TaskEntry& text_classification_entry();
 
 }  // namespace heed::tasks
