@@ -232,13 +232,26 @@ LoadedTextClassifier load_text_classifier(const train::Checkpoint& ckpt) {
   return out;
 }
 
+namespace {
+
+// The loaded classifier's evaluation: its metric and class weights, no label smoothing.
+ClassificationTask evaluation_task(const LoadedTextClassifier& m) {
+  return ClassificationTask(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric,
+                            class_weights_of(m.config.data));
+}
+
+// Every record of `s`, tokenised by the classifier's own tokenizer and input settings.
+std::vector<std::vector<int32_t>> encode_records(const LoadedTextClassifier& m, const Split& s) {
+  return encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input);
+}
+
+}  // namespace
+
 train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas) {
   const Split s = read_labelled(path, m.config.data, m.config.data.class_names);
-  const TextDataset data(encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input),
-                         s.labels);
-  const ClassificationTask task(kTextClassification, m.config.data.class_names, 0.f, m.config.data.select_metric,
-                                class_weights_of(m.config.data));
-  return train::evaluate(*m.model, task, data, eval_plan(data, m.config.data.input.eval_batch_size), replicas);
+  const TextDataset data(encode_records(m, s), s.labels);
+  return train::evaluate(*m.model, evaluation_task(m), data, eval_plan(data, m.config.data.input.eval_batch_size),
+                         replicas);
 }
 
 Tensor class_probabilities(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences) {
@@ -264,8 +277,7 @@ train::EvalResult evaluate_text_ensemble(std::vector<LoadedTextClassifier>& memb
     HEED_CHECK(m.config.data.class_names == names, "eval: ensemble member ", i + 1, " has other class names than "
                "the first; an ensemble averages the probabilities of the same classes");
     const Split s = read_labelled(path, m.config.data, names);
-    const Tensor p = class_probabilities(m, encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()),
-                                                       m.config.data.input));
+    const Tensor p = class_probabilities(m, encode_records(m, s));
     if (i == 0) {
       mean = Tensor::zeros(p.shape());
       labels = s.labels;
@@ -279,8 +291,7 @@ train::EvalResult evaluate_text_ensemble(std::vector<LoadedTextClassifier>& memb
   for (int64_t k = 0; k < mean.numel(); ++k) log_mean.f32()[k] = std::log(std::max(mean.f32()[k], 1e-30f));
   nn::Batch all;
   all.tensors["labels"] = Tensor::from_indices({int64_t(labels.size())}, labels);
-  const ClassificationTask task(kTextClassification, names, 0.f, members[0].config.data.select_metric,
-                                class_weights_of(members[0].config.data));
+  const ClassificationTask task = evaluation_task(members[0]);  // the evaluator refers to it
   const std::unique_ptr<train::Evaluator> evaluator = task.evaluator();
   evaluator->add(nn::ModelOutput{Var(log_mean), {}, {}}, all);
   return evaluator->finish();
