@@ -38,7 +38,10 @@ items at each user's last position).
 `generate`: greedy decoding with a KV cache, `heed bench generate` against the same weights
 (saved by heed, loaded by name) in tools/text_encoder.py's CausalLanguageModel decoding as
 Hugging Face's past_key_values loop does (each step's keys and values concatenated onto the
-past); tokens/s at each output length and how many leading tokens both choose alike.
+past); tokens/s at each output length and how many leading tokens both choose alike. Then beam
+search (heed bench generate's --beam, 4 by default) against the same search in torch
+(CausalLanguageModel.beam: float64 scores, the cache reordered with index_select as Hugging
+Face's _reorder_cache does).
 
 `attention`: PyTorch's composed form softmax(Q K^T / sqrt(d)) V (what a user writes by hand;
 torch 1.13 has no fused CPU attention) against `heed bench attention --impl fused`, B=1, 8 heads,
@@ -461,22 +464,32 @@ def compare_generate(args):
     prompt = heed_runs[0]["prompt"]
     print(f"causal LM {args.config}: {sum(p.numel() for p in model.parameters())} parameters, prompt "
           f"{len(prompt)} tokens, greedy, {args.threads} threads, {args.rounds} rounds")
-    print(f"{'tokens':>7} {'torch tok/s':>12} {'heed tok/s':>11} {'ratio':>6} {'same tokens':>12}")
     for r in range(1, args.rounds):
         heed_runs.append(json.loads(subprocess.check_output(base)))
-    for i, n in enumerate(args.lengths):
-        model.greedy(prompt, n)  # warm-up
-        times, tokens = [], None
-        for _ in range(args.reps):
-            t0 = time.perf_counter()
-            tokens = model.greedy(prompt, n)
-            times.append(time.perf_counter() - t0)
-        torch_rate = n / statistics.median(times)
-        heed_rate = statistics.median(run["greedy"][i]["cached_tokens_per_s"] for run in heed_runs)
-        heed_tokens = heed_runs[0]["greedy"][i]["greedy_tokens"]
-        same = next((k for k, (a, b) in enumerate(zip(tokens, heed_tokens)) if a != b), n)
-        print(f"{n:>7} {torch_rate:>12.1f} {heed_rate:>11.1f} {heed_rate / torch_rate:>5.2f}x {same:>5} of {n:<5}",
-              flush=True)
+
+    def table(decode, rate_key, tokens_key):
+        """torch's tokens/s for each length (median of reps, after a warm-up) beside heed's median
+        over its rounds, and how many leading tokens the two choose alike."""
+        print(f"{'tokens':>7} {'torch tok/s':>12} {'heed tok/s':>11} {'ratio':>6} {'same tokens':>12}")
+        for i, n in enumerate(args.lengths):
+            decode(n)  # warm-up
+            times, tokens = [], None
+            for _ in range(args.reps):
+                t0 = time.perf_counter()
+                tokens = decode(n)
+                times.append(time.perf_counter() - t0)
+            torch_rate = n / statistics.median(times)
+            heed_rate = statistics.median(run["greedy"][i][rate_key] for run in heed_runs)
+            heed_tokens = heed_runs[0]["greedy"][i][tokens_key]
+            same = next((k for k, (a, b) in enumerate(zip(tokens, heed_tokens)) if a != b), n)
+            print(f"{n:>7} {torch_rate:>12.1f} {heed_rate:>11.1f} {heed_rate / torch_rate:>5.2f}x {same:>5} of {n:<5}",
+                  flush=True)
+
+    table(lambda n: model.greedy(prompt, n), "cached_tokens_per_s", "greedy_tokens")
+    beam = heed_runs[0]["greedy"][0].get("beam", 0)
+    if beam > 1:
+        print(f"beam {beam} (no end token: every hypothesis runs the whole length; the best one's tokens/s)")
+        table(lambda n: model.beam(prompt, n, beam), "beam_cached_tokens_per_s", "beam_tokens")
     sgemm = json.loads(subprocess.check_output([args.heed, "bench", "gemm", "--sizes", "1024", "--threads",
                                                 str(args.threads), "--json"]))
     print(f"heed's sgemm (oneDNN, n = 1024) in the same run: {sgemm['results'][0]['gflops']:.0f} GFLOP/s")

@@ -171,6 +171,26 @@ class CausalLanguageModel(TextEncoder):
                 logits, past = self.step(torch.tensor([[token]]), past)
             return out
 
+    def beam(self, prompt, max_tokens, beams):
+        """Beam search with the cache as Hugging Face's runs it: each step's (beam, token)
+        continuations by summed log-probability (in float64, as heed sums them), the best `beams`
+        kept, the cache's rows reordered with index_select (its _reorder_cache). No end token, so
+        every hypothesis runs max_tokens; returns the best one's tokens."""
+        with torch.no_grad():
+            logits, past = self.step(torch.tensor([prompt]))
+            sequences, scores = [[]], torch.zeros(1, dtype=torch.float64)
+            for step in range(max_tokens):
+                candidates = torch.log_softmax(logits.double(), -1) + scores[:, None]  # [live, V]
+                top = torch.topk(candidates.reshape(-1), beams)
+                parents, tokens = top.indices // candidates.shape[1], top.indices % candidates.shape[1]
+                sequences = [sequences[p] + [t] for p, t in zip(parents.tolist(), tokens.tolist())]
+                scores = top.values
+                if step + 1 == max_tokens:
+                    break
+                past = [(k.index_select(0, parents), v.index_select(0, parents)) for k, v in past]
+                logits, past = self.step(tokens[:, None], past)
+            return sequences[0]
+
 
 def randomise(model):
     """Non-trivial values everywhere, scaled so activations stay O(1)."""

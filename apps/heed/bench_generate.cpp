@@ -98,6 +98,7 @@ void run(const GenerateBenchArgs& a) {
       json& row = rows.back();
       row["beam"] = a.beam;
       row["beam_cached_tokens_per_s"] = double(length) / beam_cached;
+      row["beam_tokens"] = cached_beam;
       if (beam_uncached > 0) {
         row["beam_uncached_tokens_per_s"] = double(length) / beam_uncached;
         row["beam_speedup"] = beam_uncached / beam_cached;

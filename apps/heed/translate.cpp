@@ -1,5 +1,7 @@
 // heed translate / heed summarize: a seq2seq checkpoint turns each stdin line into a stdout line
 // (streamed, in order; empty lines stay empty).
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "commands.h"
@@ -17,11 +19,13 @@ void register_translate(CLI::App& app) {
     cmd->add_option("--checkpoint", checkpoint, "checkpoint (.safetensors) of a seq2seq run")->required();
     cmd->add_option("--beam", c.beam, "beam size (1: greedy)")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
     cmd->add_option("--length-penalty", c.length_penalty, "beam scores are log P / length^this");
+    cmd->add_option("--batch-size", c.batch_size, "sentences decoded together (fewer when no more input is ready)")
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
     cmd->add_option("--max-tokens", c.max_tokens, "output pieces at most (0: the config's data.max_target_tokens)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
     cmd->callback([] {
       c.checkpoint = train::read_checkpoint(checkpoint);
-      tasks::translate(c, stdin, stdout);
+      tasks::translate(c, STDIN_FILENO, stdout);
     });
   }
 }

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "heed/io/safetensors.h"
 #include "heed/nn/generation.h"
@@ -129,7 +131,7 @@ TEST(Seq2SeqGeneration, CachedAndUncachedAreTokenIdenticalGreedyAndBeam) {
     Golden g = load(name);
     const Tensor& source = g.file.get("golden.source");
     const std::vector<int64_t> row(source.i64(), source.i64() + 10);  // row 0: 10 real tokens
-    Seq2SeqDecoder decoder(*g.model, row);
+    Seq2SeqDecoder decoder(*g.model, {row});
     GenerateOptions o;
     o.max_tokens = 11;  // [CLS] + 11 fill the 12 positions
     const std::vector<int64_t> cached = generate(decoder, {2}, o);
@@ -146,6 +148,79 @@ TEST(Seq2SeqGeneration, CachedAndUncachedAreTokenIdenticalGreedyAndBeam) {
     ASSERT_EQ(beam.size(), reference.size()) << name;
     for (size_t i = 0; i < beam.size(); ++i) EXPECT_EQ(beam[i].tokens, reference[i].tokens) << name << " " << i;
   }
+}
+
+// A batch of sources decodes as each source alone, greedy and beam 3, while sentences that stop
+// at different steps leave the batch (their cache rows dropped, the memory's rows moved); and
+// the batched cached and uncached searches agree token for token.
+TEST(Seq2SeqGeneration, BatchedSearchMatchesEachSourceAlone) {
+  bool finished_early = false;  // some sentence left its batch before another
+  for (const char* name : kCases) {
+    Golden g = load(name);
+    const Tensor& source = g.file.get("golden.source");
+    const Tensor& lengths = g.file.get("golden.source_lengths");
+    std::vector<std::vector<int64_t>> sources;
+    for (int64_t r = 0; r < source.size(0); ++r) {
+      const int64_t* row = source.i64() + r * source.size(1);
+      sources.emplace_back(row, row + lengths.i64()[r]);
+    }
+    ASSERT_GE(sources.size(), 2u);
+    const std::vector<std::vector<int64_t>> prompts(sources.size(), std::vector<int64_t>{2});
+    GenerateOptions greedy;
+    greedy.max_tokens = 11;
+    Seq2SeqDecoder first(*g.model, {sources[0]});
+    // eos: a token the sources' greedy outputs first reach at different steps (or never), so
+    // that some sentences finish while others go on.
+    std::vector<std::vector<int64_t>> free_running;
+    for (const auto& s : sources) {
+      Seq2SeqDecoder alone(*g.model, {s});
+      free_running.push_back(generate(alone, {2}, greedy));
+    }
+    int64_t eos = -1;
+    for (int64_t token : free_running[0]) {
+      std::set<int64_t> first_steps;
+      for (const auto& out : free_running)
+        first_steps.insert(std::find(out.begin(), out.end(), token) - out.begin());
+      if (first_steps.size() > 1) {
+        eos = token;
+        break;
+      }
+    }
+    if (eos < 0) eos = free_running[0][2];  // this model's outputs do not depend on the source
+    greedy.eos = eos;
+    for (int64_t beam : {1, 3}) {
+      BeamOptions o;
+      o.beam = beam;
+      o.max_tokens = 11;
+      o.eos = eos;
+      Seq2SeqDecoder batch(*g.model, sources);
+      const std::vector<std::vector<BeamHypothesis>> together = beam_search_batch(batch, prompts, o);
+      ASSERT_EQ(together.size(), sources.size());
+      std::set<size_t> output_lengths;
+      for (size_t s = 0; s < sources.size(); ++s) {
+        Seq2SeqDecoder alone(*g.model, {sources[s]});
+        const std::vector<BeamHypothesis> single = beam_search(alone, {2}, o);
+        ASSERT_EQ(together[s].size(), single.size()) << name << " source " << s << " beam " << beam;
+        for (size_t i = 0; i < single.size(); ++i) {
+          EXPECT_EQ(together[s][i].tokens, single[i].tokens) << name << " source " << s << " beam " << beam;
+          EXPECT_NEAR(together[s][i].log_probability, single[i].log_probability, 1e-4);
+        }
+        if (beam == 1) {
+          EXPECT_EQ(single.front().tokens, generate(alone, {2}, greedy)) << "beam 1 is greedy";
+        }
+        output_lengths.insert(single.front().tokens.size());
+      }
+      if (beam == 1) finished_early = finished_early || output_lengths.size() > 1;
+      o.use_cache = false;
+      const std::vector<std::vector<BeamHypothesis>> uncached = beam_search_batch(batch, prompts, o);
+      for (size_t s = 0; s < sources.size(); ++s)
+        for (size_t i = 0; i < together[s].size(); ++i)
+          EXPECT_EQ(uncached[s][i].tokens, together[s][i].tokens) << name << " source " << s << " beam " << beam;
+    }
+    BeamOptions o;
+    EXPECT_THROW(beam_search_batch(first, {{2}, {2, 5}}, o), Error) << "prompts of two lengths";
+  }
+  EXPECT_TRUE(finished_early) << "every sentence of every batch ran to the same step";
 }
 
 TEST(Seq2Seq, SinusoidalPositionsAreVaswanis) {

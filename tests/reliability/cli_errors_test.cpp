@@ -123,6 +123,11 @@ TEST_F(CliErrors, SeveralCheckpointsToAnImageEval) {
                      checkpoint_, "one checkpoint at a time");
 }
 
+TEST_F(CliErrors, BeamToAnImageEval) {
+  EXPECT_CLEAN_ERROR(run({"eval", "--checkpoint", checkpoint_, "--beam", "4", "--data", data_.string()}), checkpoint_,
+                     "--beam is for checkpoints that generate text");
+}
+
 TEST_F(CliErrors, CorruptIdxToEval) {
   const fs::path bad = dir_ / "bad-data";
   fs::create_directories(bad);

@@ -192,6 +192,8 @@ TEST(ImageClassifierConfig, ImpossibleValuesAreNamed) {
   EXPECT_CONTAINS(error_with("data", "validation_fraction", 0.0), "data.validation_fraction");
   EXPECT_CONTAINS(error_with("train", "epochs", 0), "train.epochs");
   EXPECT_CONTAINS(error_with("train", "batch_size", -1), "train.batch_size");
+  EXPECT_CONTAINS(error_with("train", "batch_tokens", -1), "train.batch_tokens");
+  EXPECT_CONTAINS(error_with("train", "batch_tokens", 4096), "train.batch_tokens is for tasks over tokens");
   EXPECT_CONTAINS(error_with("train", "optimizer", "adam"), "train.optimizer");
   EXPECT_CONTAINS(error_with("train", "lr", 0), "train.lr");
   EXPECT_CONTAINS(error_with("train", "min_lr", 1.0), "train.min_lr");

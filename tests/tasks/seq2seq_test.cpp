@@ -129,23 +129,57 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
   EXPECT_NE(test::read_text(dir_.path() / "bad-err.txt").find("line 2 is not valid UTF-8"), std::string::npos);
 }
 
+// Rows-per-batch and tokens-per-batch plans alike.
 TEST_F(Seq2SeqTaskTest, ResumeIsBitIdentical) {
-  json ja = base_config(data_->path());
-  ja["train"]["epochs"] = 3;
-  train_seq2seq(parse_seq2seq_config(ja), out("a"), false);
-  json jb = ja;
-  jb["train"]["time_limit_minutes"] = 1e-9;
-  const Seq2SeqTaskConfig b = parse_seq2seq_config(jb);
-  EXPECT_EQ(train_seq2seq(b, out("b"), false).epochs_done, 1);
-  EXPECT_EQ(train_seq2seq(b, out("b"), true).epochs_done, 2);
-  EXPECT_EQ(train_seq2seq(b, out("b"), true).epochs_done, 3);
-  const io::SafetensorsFile fa = io::read_safetensors(out("a") + "/last.safetensors");
-  const io::SafetensorsFile fb = io::read_safetensors(out("b") + "/last.safetensors");
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
-  for (size_t i = 0; i < fa.tensors.size(); ++i)
-    if (fa.tensors[i].second.dtype() == DType::F32) {
-      EXPECT_EQ(fa.tensors[i].second.to_vector(), fb.tensors[i].second.to_vector()) << fa.tensors[i].first;
-    }
+  for (int64_t batch_tokens : {0, 160}) {
+    const std::string tag = std::to_string(batch_tokens);
+    json ja = base_config(data_->path());
+    ja["train"]["epochs"] = 3;
+    ja["train"]["batch_tokens"] = batch_tokens;
+    train_seq2seq(parse_seq2seq_config(ja), out("a" + tag), false);
+    json jb = ja;
+    jb["train"]["time_limit_minutes"] = 1e-9;
+    const Seq2SeqTaskConfig b = parse_seq2seq_config(jb);
+    EXPECT_EQ(train_seq2seq(b, out("b" + tag), false).epochs_done, 1);
+    EXPECT_EQ(train_seq2seq(b, out("b" + tag), true).epochs_done, 2);
+    EXPECT_EQ(train_seq2seq(b, out("b" + tag), true).epochs_done, 3);
+    const io::SafetensorsFile fa = io::read_safetensors(out("a" + tag) + "/last.safetensors");
+    const io::SafetensorsFile fb = io::read_safetensors(out("b" + tag) + "/last.safetensors");
+    ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+    for (size_t i = 0; i < fa.tensors.size(); ++i)
+      if (fa.tensors[i].second.dtype() == DType::F32) {
+        EXPECT_EQ(fa.tensors[i].second.to_vector(), fb.tensors[i].second.to_vector())
+            << fa.tensors[i].first << " batch_tokens " << batch_tokens;
+      }
+  }
+}
+
+// train.batch_tokens: batches of at most that many tokens learn the task as row batches do; a
+// budget smaller than the longest pair is refused before training, naming both.
+TEST_F(Seq2SeqTaskTest, TrainsOnTokenBudgetBatches) {
+  json j = base_config(data_->path());
+  j["train"]["batch_tokens"] = 160;
+  const train::TrainResult r = train_seq2seq(parse_seq2seq_config(j), out("tokens"), false);
+  EXPECT_LT(r.best_metric, 3.0) << "validation perplexity";
+  const test::CliResult ev = test::run_cli({"eval", "--checkpoint", r.best_path, "--json"}, dir_.path());
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_GT(json::parse(ev.out).at("greedy").at("rougeL").get<double>(), 0.9) << ev.out;
+  // --beam decodes the test sources with beam search; the JSON key names the decoding.
+  const test::CliResult beam =
+      test::run_cli({"eval", "--checkpoint", r.best_path, "--beam", "3", "--json"}, dir_.path());
+  ASSERT_EQ(beam.exit_code, 0) << beam.err;
+  const json b = json::parse(beam.out);
+  EXPECT_EQ(b.at("decoding").at("beam"), 3);
+  EXPECT_GT(b.at("beam").at("rougeL").get<double>(), 0.9) << beam.out;
+  EXPECT_FALSE(b.contains("greedy"));
+  j["train"]["batch_tokens"] = 5;
+  try {
+    train_seq2seq(parse_seq2seq_config(j), out("too-small"), false);
+    FAIL() << "a 5-token budget accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.batch_tokens = 5 is smaller than the longest"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Seq2SeqConfig, ShippedConfigParsesAndBadOnesAreNamed) {

@@ -106,5 +106,66 @@ TEST(BatchPlan, LengthBucketingDropLastKeepsFullBatches) {
   EXPECT_EQ(plan.batches_per_epoch(), 12);
 }
 
+TEST(BatchPlan, TokenBudgetBatchesHoldAtMostTheBudgetPaddingCounted) {
+  const int64_t n = 3000, budget = 1024;
+  const std::vector<int64_t> lengths = mail_like_lengths(n);
+  const TokenBudgetBatches plan(iota(n), lengths, budget, 9);
+  size_t most_rows_short = 0, most_rows_long = 0;
+  for (int64_t e = 0; e < 3; ++e) {
+    const auto epoch = plan.epoch(e);
+    EXPECT_EQ(int64_t(epoch.size()), plan.batches_per_epoch());
+    expect_each_once(epoch, iota(n));
+    for (const auto& b : epoch) {
+      int64_t longest = 0;
+      for (int64_t i : b) longest = std::max(longest, lengths[size_t(i)]);
+      EXPECT_LE(int64_t(b.size()) * longest, budget);
+      if (longest <= 16) most_rows_short = std::max(most_rows_short, b.size());
+      if (longest == 256) most_rows_long = std::max(most_rows_long, b.size());
+    }
+    // Cut from the fully sorted set: only the last few members of a batch differ in length.
+    EXPECT_LT(overhead(epoch, lengths), 0.02);
+  }
+  EXPECT_EQ(most_rows_long, 4u);     // 1024 / 256
+  EXPECT_GE(most_rows_short, 64u);   // 1024 / 16
+  // Fixed batches, a new order each epoch; a pure function of (seed, epoch).
+  auto sorted = [](std::vector<std::vector<int64_t>> e) {
+    std::sort(e.begin(), e.end());
+    return e;
+  };
+  EXPECT_EQ(sorted(plan.epoch(0)), sorted(plan.epoch(1)));
+  EXPECT_NE(plan.epoch(0), plan.epoch(1));
+  EXPECT_EQ(TokenBudgetBatches(iota(n), lengths, budget, 9).epoch(2), plan.epoch(2));
+}
+
+TEST(BatchPlan, TokenBudgetCutsGreedilyAndRefusesASampleOverTheBudget) {
+  // Ten samples of 10 tokens and a budget of 35: batches of 3, 3, 3 and 1.
+  const TokenBudgetBatches even(iota(10), std::vector<int64_t>(10, 10), 35, 1);
+  std::vector<size_t> sizes;
+  for (const auto& b : even.epoch(0)) sizes.push_back(b.size());
+  std::sort(sizes.begin(), sizes.end());
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, 3, 3, 3}));
+  try {
+    TokenBudgetBatches(iota(3), {5, 300, 7}, 256, 1);
+    FAIL() << "a 300-token sample fitted a 256-token budget";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train.batch_tokens = 256"), std::string::npos) << what;
+    EXPECT_NE(what.find("300 tokens, sample 1"), std::string::npos) << what;
+  }
+}
+
+TEST(BatchPlan, TrainingPlanFollowsTheOptions) {
+  const std::vector<int64_t> lengths = mail_like_lengths(200);
+  TrainOptions o;
+  o.batch_size = 16;
+  EXPECT_NE(dynamic_cast<LengthBucketedBatches*>(training_plan(iota(200), lengths, o, 50).get()), nullptr);
+  EXPECT_NE(dynamic_cast<ShuffledBatches*>(training_plan(iota(200), lengths, o, 0).get()), nullptr);
+  o.batch_tokens = 2048;
+  EXPECT_NE(dynamic_cast<TokenBudgetBatches*>(training_plan(iota(200), lengths, o, 50).get()), nullptr);
+  EXPECT_EQ(batch_rows(o, 256), 8);
+  o.batch_tokens = 0;
+  EXPECT_EQ(batch_rows(o, 256), 16);
+}
+
 }  // namespace
 }  // namespace heed::train

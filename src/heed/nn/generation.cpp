@@ -59,14 +59,24 @@ int64_t CausalLmDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
 void CausalLmDecoder::start(int64_t rows, int64_t capacity) { cache_.emplace(model_.new_cache(rows, capacity)); }
 
 namespace {
-// Row i of every layer's cache becomes row parents[i] (the beams that survived a step). Only the
-// filled positions are copied, through a scratch of just those (cloning the whole buffer, which
-// is preallocated for the maximum length, held beam 4 at 512 tokens to 292 tokens/s against 422
-// measured without it); nothing is copied when every beam kept its own parent.
+// Row i of every [rows, positions, width] tensor becomes row parents[i] (the beams that survived
+// a step). Only the first `length` positions are copied, through a scratch of just those
+// (cloning the whole buffer, which is preallocated for the maximum length, held beam 4 at 512
+// tokens to 292 tokens/s against 422 measured without it); nothing is copied when every beam kept
+// its own parent. With fewer parents than rows, each tensor becomes a view of its first
+// parents.size() rows: finished sentences leave without a reallocation.
 void reorder_rows(std::vector<Tensor>& layers, int64_t length, const std::vector<int64_t>& parents) {
+  if (layers.empty()) return;
+  HEED_CHECK(!parents.empty() && int64_t(parents.size()) <= layers[0].size(0), "generate: ", parents.size(),
+             " parents for a cache of ", layers[0].size(0), " rows");
   bool identity = true;
   for (size_t i = 0; i < parents.size(); ++i) identity = identity && parents[i] == int64_t(i);
-  if (identity) return;
+  const int64_t kept = int64_t(parents.size());
+  auto shrink = [&] {
+    if (kept < layers[0].size(0))
+      for (Tensor& layer : layers) layer = layer.slice(0, 0, kept);
+  };
+  if (identity) return shrink();
   std::vector<float> scratch;
   for (Tensor& layer : layers) {
     const int64_t row = layer.size(1) * layer.size(2), used = length * layer.size(2);
@@ -78,12 +88,19 @@ void reorder_rows(std::vector<Tensor>& layers, int64_t length, const std::vector
         std::copy(scratch.data() + i * size_t(used), scratch.data() + (i + 1) * size_t(used),
                   layer.f32() + int64_t(i) * row);
   }
+  shrink();
 }
 
+// Rows of ids, padded with 0 to the longest.
 Tensor ids_tensor(const std::vector<std::vector<int64_t>>& rows) {
+  size_t width = 1;
+  for (const auto& r : rows) width = std::max(width, r.size());
   std::vector<int64_t> flat;
-  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
-  return Tensor::from_indices({int64_t(rows.size()), int64_t(rows[0].size())}, flat);
+  for (const auto& r : rows) {
+    flat.insert(flat.end(), r.begin(), r.end());
+    flat.resize(flat.size() + width - r.size(), 0);
+  }
+  return Tensor::from_indices({int64_t(rows.size()), int64_t(width)}, flat);
 }
 
 Tensor same_lengths(int64_t rows, int64_t length) {
@@ -95,7 +112,7 @@ void CausalLmDecoder::reorder(const std::vector<int64_t>& parents) {
   reorder_rows(cache_->layers, cache_->length, parents);
 }
 
-Tensor CausalLmDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences) {
+Tensor CausalLmDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int64_t>&) {
   Batch batch;
   batch.tensors = {{"tokens", ids_tensor(sequences)},
                    {"lengths", same_lengths(int64_t(sequences.size()), int64_t(sequences[0].size()))}};
@@ -107,30 +124,59 @@ int64_t Seq2SeqDecoder::parameters() const {
   return encoder_parameters(c.dim, c.decoder_depth, c.mlp_hidden) * 3 / 2 + c.target_vocab * c.dim;
 }
 
+Seq2SeqDecoder::Seq2SeqDecoder(Seq2SeqTransformer& model, std::vector<std::vector<int64_t>> sources)
+    : model_(model), sources_(std::move(sources)) {
+  HEED_CHECK(!sources_.empty(), "generate: no source to decode");
+}
+
+int64_t Seq2SeqDecoder::longest_source() const {
+  size_t longest = 1;
+  for (const auto& s : sources_) longest = std::max(longest, s.size());
+  return int64_t(longest);
+}
+
 int64_t Seq2SeqDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
   const Seq2SeqConfig& c = model_.config;  // self-attention cache + the memory's keys and values
   return kv_cache_bytes(rows, capacity, c.dim, c.decoder_depth) +
-         kv_cache_bytes(rows, int64_t(source_.size()), c.dim, c.decoder_depth);
+         kv_cache_bytes(rows, longest_source(), c.dim, c.decoder_depth);
 }
 
-std::pair<Tensor, Tensor> Seq2SeqDecoder::sources(int64_t rows) const {
-  return {ids_tensor(std::vector<std::vector<int64_t>>(size_t(rows), source_)),
-          same_lengths(rows, int64_t(source_.size()))};
+std::pair<Tensor, Tensor> Seq2SeqDecoder::sources(const std::vector<int64_t>& source_of) const {
+  std::vector<std::vector<int64_t>> rows;
+  std::vector<int64_t> lengths;
+  for (int64_t s : source_of) {
+    rows.push_back(sources_[size_t(s)]);
+    lengths.push_back(std::max<int64_t>(int64_t(rows.back().size()), 1));
+  }
+  return {ids_tensor(rows), Tensor::from_indices({int64_t(rows.size())}, lengths)};
 }
 
 void Seq2SeqDecoder::start(int64_t rows, int64_t capacity) {
-  auto [ids, lengths] = sources(rows);
+  const int64_t n = int64_t(sources_.size());
+  HEED_CHECK(rows % n == 0, "generate: ", rows, " rows for ", n, " sources");
+  source_of_row_.resize(size_t(rows));
+  for (int64_t r = 0; r < rows; ++r) source_of_row_[size_t(r)] = r / (rows / n);
+  auto [ids, lengths] = sources(source_of_row_);
   state_.emplace(model_.start(ids, lengths, capacity));
 }
 
 void Seq2SeqDecoder::reorder(const std::vector<int64_t>& parents) {
-  // Every row holds the same source: only the self-attention cache differs between beams.
+  std::vector<int64_t> source_of(parents.size());
+  for (size_t i = 0; i < parents.size(); ++i) source_of[i] = source_of_row_[size_t(parents[i])];
   reorder_rows(state_->self.layers, state_->self.length, parents);
+  // Beams move within their source; only a finished sentence's leaving moves the memory rows.
+  if (source_of == source_of_row_) return;
+  reorder_rows(state_->memory_kv, state_->memory_kv.front().size(1), parents);
+  std::vector<int64_t> lengths;
+  for (int64_t p : parents) lengths.push_back(state_->source_lengths.i64()[p]);
+  state_->source_lengths = Tensor::from_indices({int64_t(lengths.size())}, lengths);
+  source_of_row_ = std::move(source_of);
 }
 
-Tensor Seq2SeqDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences) {
+Tensor Seq2SeqDecoder::uncached(const std::vector<std::vector<int64_t>>& sequences,
+                                const std::vector<int64_t>& prompt_of) {
   const int64_t rows = int64_t(sequences.size()), t = int64_t(sequences[0].size());
-  auto [ids, lengths] = sources(rows);
+  auto [ids, lengths] = sources(prompt_of);
   const Var memory = model_.encode(ids, lengths);
   const Var h = model_.decode_all(memory, lengths, ids_tensor(sequences), same_lengths(rows, t));
   return model_.logits(embedding(last_positions(same_lengths(rows, t), t), reshape(h, {rows * t, model_.config.dim})))
@@ -151,9 +197,10 @@ int64_t check_request(const Decoder& decoder, int64_t prompt, int64_t max_tokens
   HEED_CHECK(max_tokens >= 0, "generate: max_tokens must be >= 0, got ", max_tokens);
   const int64_t capacity = std::min(max_len, prompt + max_tokens);
   const int64_t bytes = decoder.cache_bytes(rows, capacity);
+  const std::string times_rows = rows > 1 ? " x " + std::to_string(rows) + " rows (sentences x beams)" : "";
   HEED_CHECK(!use_cache || max_memory <= 0 || bytes <= max_memory, "generate: the KV cache for ", capacity,
-             " positions", rows > 1 ? " x " + std::to_string(rows) + " beams" : std::string(), " needs ", bytes,
-             " bytes (", decoder.cache_bytes(1, 1), " per token), more than --max-memory ", max_memory);
+             " positions", times_rows, " needs ", bytes, " bytes (", decoder.cache_bytes(1, 1),
+             " per token), more than --max-memory ", max_memory);
   return capacity;
 }
 
@@ -178,7 +225,7 @@ std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prom
     // With the cache: the prompt at once, then one token a step.
     const Tensor logits =
         o.use_cache ? decoder.step(Tensor::from_indices({1, fed}, std::vector<int64_t>(sequence.end() - fed, sequence.end())))
-                    : decoder.uncached({sequence});
+                    : decoder.uncached({sequence}, {0});
     const int64_t token = choose_token(logits.f32(), logits.size(1), o.sampling, uint64_t(step));
     out.push_back(token);
     sequence.push_back(token);
@@ -202,92 +249,117 @@ double normalised(double log_probability, int64_t length, double penalty) {
 }  // namespace
 
 std::vector<BeamHypothesis> beam_search(Decoder& decoder, const std::vector<int64_t>& prompt, const BeamOptions& o) {
+  return beam_search_batch(decoder, {prompt}, o).front();
+}
+
+std::vector<std::vector<BeamHypothesis>> beam_search_batch(Decoder& decoder,
+                                                           const std::vector<std::vector<int64_t>>& prompts,
+                                                     const BeamOptions& o) {
   const int64_t vocab = decoder.vocab();
   HEED_CHECK(o.beam >= 1, "--beam must be >= 1, got ", o.beam);
   HEED_CHECK(o.beam <= vocab, "--beam ", o.beam, " is larger than the vocabulary (", vocab, " pieces)");
   HEED_CHECK(std::isfinite(o.length_penalty), "--length-penalty must be finite, got ", o.length_penalty);
-  const int64_t capacity = check_request(decoder, int64_t(prompt.size()), o.max_tokens, o.beam, o.use_cache, o.max_memory);
+  HEED_CHECK(!prompts.empty(), "generate: no prompt");
+  const int64_t n = int64_t(prompts[0].size());
+  for (const auto& p : prompts)
+    HEED_CHECK(int64_t(p.size()) == n, "generate: prompts of one batch must have one length, got ", n, " and ",
+               p.size());
+  const int64_t beam = o.beam, count = int64_t(prompts.size());
+  const int64_t capacity = check_request(decoder, n, o.max_tokens, count * beam, o.use_cache, o.max_memory);
   NoGradGuard no_grad;
   struct Live {
     std::vector<int64_t> sequence;  // prompt + generated
     double log_probability = 0;
   };
-  std::vector<Live> live = {{prompt, 0}};
-  std::vector<BeamHypothesis> finished;
-  if (o.use_cache) decoder.start(o.beam, capacity);
-  const int64_t n = int64_t(prompt.size());
-  for (int64_t step = 0; step < o.max_tokens && int64_t(live[0].sequence.size()) <= capacity; ++step) {
-    Tensor logits;  // [live rows, V]
-    const int64_t fed = !o.use_cache ? int64_t(live.size() * live[0].sequence.size()) : step == 0 ? o.beam * n : o.beam;
-    const ThreadLimit threads(step_threads(decoder, fed));
-    if (o.use_cache) {
-      std::vector<std::vector<int64_t>> rows;
-      if (step == 0) {  // the prompt in every row (beams start equal), then one token a step
-        rows.assign(size_t(o.beam), prompt);
-      } else {
-        for (const Live& l : live) rows.push_back({l.sequence.back()});
-        rows.resize(size_t(o.beam), rows.back());  // rows no beam uses still take a step
-      }
-      logits = decoder.step(ids_tensor(rows));
-    } else {
-      std::vector<std::vector<int64_t>> sequences;
-      for (const Live& l : live) sequences.push_back(l.sequence);
-      logits = decoder.uncached(sequences);
-    }
-    // Every (beam, token) continuation by its summed log-probability.
-    struct Candidate {
-      double log_probability;
-      int64_t beam, token;
-    };
-    std::vector<Candidate> candidates;
-    candidates.reserve(live.size() * size_t(vocab));
-    for (size_t b = 0; b < live.size(); ++b) {
-      const float* row = logits.f32() + int64_t(b) * vocab;
-      const float top = *std::max_element(row, row + vocab);
-      double total = 0;
-      for (int64_t v = 0; v < vocab; ++v) total += std::exp(double(row[v]) - double(top));
-      const double log_total = double(top) + std::log(total);
-      for (int64_t v = 0; v < vocab; ++v)
-        candidates.push_back({live[b].log_probability + double(row[v]) - log_total, int64_t(b), v});
-    }
-    const size_t keep = std::min(candidates.size(), size_t(2 * o.beam));
-    std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(),
-                      [](const Candidate& a, const Candidate& b) {
-                        if (a.log_probability != b.log_probability) return a.log_probability > b.log_probability;
-                        return a.beam != b.beam ? a.beam < b.beam : a.token < b.token;
-                      });
-    std::vector<Live> next;
-    std::vector<int64_t> parents;
-    for (size_t c = 0; c < keep && int64_t(next.size()) < o.beam; ++c) {
-      const Candidate& k = candidates[c];
-      std::vector<int64_t> sequence = live[size_t(k.beam)].sequence;
-      sequence.push_back(k.token);
-      if (k.token == o.eos) {
-        const int64_t length = int64_t(sequence.size()) - n;
-        finished.push_back({std::vector<int64_t>(sequence.begin() + n, sequence.end()), k.log_probability,
-                            normalised(k.log_probability, length, o.length_penalty)});
-        continue;
-      }
-      next.push_back({std::move(sequence), k.log_probability});
-      parents.push_back(k.beam);
-    }
-    if (int64_t(finished.size()) >= o.beam || next.empty()) {
-      live.clear();
-      break;
-    }
-    if (o.use_cache) {
-      parents.resize(size_t(o.beam), parents.back());
-      decoder.reorder(parents);
-    }
-    live = std::move(next);
-  }
-  for (const Live& l : live) {
+  struct Search {  // an unfinished prompt; with the cache, active[a] owns rows [a * beam, (a + 1) * beam)
+    int64_t prompt;
+    std::vector<Live> live;
+  };
+  struct Candidate {
+    double log_probability;
+    int64_t beam, token;
+  };
+  std::vector<std::vector<BeamHypothesis>> finished(static_cast<size_t>(count));
+  auto finish = [&](int64_t prompt, const Live& l, double log_probability) {
     const int64_t length = int64_t(l.sequence.size()) - n;
-    finished.push_back({std::vector<int64_t>(l.sequence.begin() + n, l.sequence.end()), l.log_probability,
-                        normalised(l.log_probability, length, o.length_penalty)});
+    finished[size_t(prompt)].push_back({std::vector<int64_t>(l.sequence.begin() + n, l.sequence.end()),
+                                        log_probability, normalised(log_probability, length, o.length_penalty)});
+  };
+  std::vector<Search> active;
+  for (int64_t p = 0; p < count; ++p) active.push_back({p, {{prompts[size_t(p)], 0}}});
+  if (o.use_cache) decoder.start(count * beam, capacity);
+  std::vector<Candidate> candidates;
+  for (int64_t step = 0; step < o.max_tokens && int64_t(active[0].live[0].sequence.size()) <= capacity; ++step) {
+    // Each live hypothesis's logits row: fixed slots with the cache, packed without it.
+    std::vector<std::vector<int64_t>> rows;
+    std::vector<int64_t> first_row, prompt_of;
+    for (const Search& s : active) {
+      first_row.push_back(int64_t(rows.size()));
+      if (o.use_cache) {
+        if (step == 0) {  // the prompt in every row (beams start equal), then one token a step
+          rows.insert(rows.end(), size_t(beam), prompts[size_t(s.prompt)]);
+        } else {
+          for (const Live& l : s.live) rows.push_back({l.sequence.back()});
+          rows.resize(size_t(first_row.back() + beam), rows.back());  // rows no beam uses still take a step
+        }
+      } else {
+        for (const Live& l : s.live) {
+          rows.push_back(l.sequence);
+          prompt_of.push_back(s.prompt);
+        }
+      }
+    }
+    const int64_t fed = int64_t(rows.size() * rows[0].size());
+    const ThreadLimit threads(step_threads(decoder, fed));
+    const Tensor logits = o.use_cache ? decoder.step(ids_tensor(rows)) : decoder.uncached(rows, prompt_of);
+    std::vector<Search> next_active;
+    std::vector<int64_t> parents;
+    for (size_t a = 0; a < active.size(); ++a) {
+      const Search& s = active[a];
+      // Every (beam, token) continuation by its summed log-probability.
+      candidates.clear();
+      for (size_t b = 0; b < s.live.size(); ++b) {
+        const float* row = logits.f32() + (first_row[a] + int64_t(b)) * vocab;
+        const float top = *std::max_element(row, row + vocab);
+        double total = 0;
+        for (int64_t v = 0; v < vocab; ++v) total += std::exp(double(row[v]) - double(top));
+        const double log_total = double(top) + std::log(total);
+        for (int64_t v = 0; v < vocab; ++v)
+          candidates.push_back({s.live[b].log_probability + double(row[v]) - log_total, int64_t(b), v});
+      }
+      const size_t keep = std::min(candidates.size(), size_t(2 * beam));
+      std::partial_sort(candidates.begin(), candidates.begin() + long(keep), candidates.end(),
+                        [](const Candidate& x, const Candidate& y) {
+                          if (x.log_probability != y.log_probability) return x.log_probability > y.log_probability;
+                          return x.beam != y.beam ? x.beam < y.beam : x.token < y.token;
+                        });
+      Search next{s.prompt, {}};
+      std::vector<int64_t> own_parents;
+      for (size_t c = 0; c < keep && int64_t(next.live.size()) < beam; ++c) {
+        const Candidate& k = candidates[c];
+        Live l{s.live[size_t(k.beam)].sequence, k.log_probability};
+        l.sequence.push_back(k.token);
+        if (k.token == o.eos) {
+          finish(s.prompt, l, k.log_probability);
+          continue;
+        }
+        next.live.push_back(std::move(l));
+        own_parents.push_back(first_row[a] + k.beam);
+      }
+      if (int64_t(finished[size_t(s.prompt)].size()) >= beam || next.live.empty()) continue;  // this prompt is done
+      own_parents.resize(size_t(beam), own_parents.back());
+      parents.insert(parents.end(), own_parents.begin(), own_parents.end());
+      next_active.push_back(std::move(next));
+    }
+    active = std::move(next_active);
+    if (active.empty()) break;
+    if (o.use_cache) decoder.reorder(parents);
   }
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
+  for (const Search& s : active)
+    for (const Live& l : s.live) finish(s.prompt, l, l.log_probability);
+  for (auto& f : finished)
+    std::stable_sort(f.begin(), f.end(),
+                     [](const BeamHypothesis& a, const BeamHypothesis& b) { return a.score > b.score; });
   return finished;
 }
 

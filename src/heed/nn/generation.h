@@ -14,8 +14,8 @@
 namespace heed::nn {
 
 // What generation needs of a model, for `rows` sequences of one length: a step that feeds new
-// tokens after the cached ones, the reordering of the cache rows when beams change parents, and
-// the uncached reference that reruns whole sequences.
+// tokens after the cached ones, the reordering of the cache rows when beams change parents (or
+// sentences of a batch finish), and the uncached reference that reruns whole sequences.
 class Decoder {
  public:
   virtual ~Decoder() = default;
@@ -23,11 +23,18 @@ class Decoder {
   virtual int64_t max_len() const = 0;             // positions a sequence may fill
   virtual int64_t parameters() const = 0;          // multiply-adds per token, roughly (thread choice)
   virtual int64_t cache_bytes(int64_t rows, int64_t capacity) const = 0;
-  virtual void start(int64_t rows, int64_t capacity) = 0;  // an empty cache
+  // An empty cache of `rows` rows, a multiple of the prompts' (sources') count: row r continues
+  // prompt r / (rows / prompts).
+  virtual void start(int64_t rows, int64_t capacity) = 0;
   virtual int64_t cached() const = 0;                       // positions the cache holds
   virtual Tensor step(const Tensor& tokens) = 0;            // [rows, Tn] -> last logits [rows, V]
-  virtual void reorder(const std::vector<int64_t>& parents) = 0;  // row i becomes row parents[i]
-  virtual Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) = 0;  // -> [rows, V]
+  // Row i becomes row parents[i]; the cache then holds parents.size() rows (fewer when some
+  // sentences of the batch are finished: their rows are dropped, not stepped any more).
+  virtual void reorder(const std::vector<int64_t>& parents) = 0;
+  // Whole sequences -> the logits of their last positions [rows, V]; sequence i continues prompt
+  // (source) prompt_of[i].
+  virtual Tensor uncached(const std::vector<std::vector<int64_t>>& sequences,
+                          const std::vector<int64_t>& prompt_of) = 0;
 };
 
 // A decoder-only LM continuing its prompt.
@@ -42,18 +49,19 @@ class CausalLmDecoder : public Decoder {
   int64_t cached() const override { return cache_ ? cache_->length : 0; }
   Tensor step(const Tensor& tokens) override { return model_.decode(tokens, *cache_); }
   void reorder(const std::vector<int64_t>& parents) override;
-  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) override;
+  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int64_t>& prompt_of) override;
 
  private:
   CausalLanguageModel& model_;
   std::optional<KvCache> cache_;
 };
 
-// An encoder-decoder's target side for one source (i64 ids): the memory is encoded once per
-// start, its keys and values projected once, each row of the batch a copy (beams).
+// An encoder-decoder's target side for a batch of sources (i64 ids, padded together): the memory
+// is encoded once per start, its keys and values projected once; each source has rows / sources
+// consecutive rows (its beams).
 class Seq2SeqDecoder : public Decoder {
  public:
-  Seq2SeqDecoder(Seq2SeqTransformer& model, std::vector<int64_t> source) : model_(model), source_(std::move(source)) {}
+  Seq2SeqDecoder(Seq2SeqTransformer& model, std::vector<std::vector<int64_t>> sources);
   int64_t vocab() const override { return model_.config.target_vocab; }
   int64_t max_len() const override { return model_.config.max_len; }
   int64_t parameters() const override;
@@ -62,12 +70,15 @@ class Seq2SeqDecoder : public Decoder {
   int64_t cached() const override { return state_ ? state_->self.length : 0; }
   Tensor step(const Tensor& tokens) override { return model_.decode_step(tokens, *state_); }
   void reorder(const std::vector<int64_t>& parents) override;
-  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences) override;
+  Tensor uncached(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int64_t>& prompt_of) override;
 
  private:
-  std::pair<Tensor, Tensor> sources(int64_t rows) const;  // ids [rows, S], lengths [rows]
+  // The sources of these rows, padded: ids [rows, S], lengths [rows].
+  std::pair<Tensor, Tensor> sources(const std::vector<int64_t>& source_of) const;
+  int64_t longest_source() const;
   Seq2SeqTransformer& model_;
-  std::vector<int64_t> source_;
+  std::vector<std::vector<int64_t>> sources_;
+  std::vector<int64_t> source_of_row_;  // the cache's rows
   std::optional<Seq2SeqState> state_;
 };
 
@@ -122,9 +133,17 @@ struct BeamHypothesis {
 // and follows each step's choice of parents); a hypothesis that generates eos is finished; the
 // search stops when `beam` hypotheses are finished (early stop), at max_tokens, or at the
 // context's end, where the live ones count as finished. Returns every finished hypothesis, best
-// score first. Ties between candidates go to the lower beam, then the lower token id.
+// score first. Ties between candidates go to the lower beam, then the lower token id. Beam 1 is
+// greedy decoding.
 std::vector<BeamHypothesis> beam_search(Decoder& decoder, const std::vector<int64_t>& prompt,
                                         const BeamOptions& options);
+// The same search for several prompts of one length at once (the sentences of a batch, as
+// CTranslate2 and Marian decode them): one step feeds every unfinished prompt's beams, so the
+// matrix products have rows * beam rows instead of beam; a prompt that stops drops its rows from
+// the cache. Each prompt's result is the single search's, up to the rounding of larger products.
+std::vector<std::vector<BeamHypothesis>> beam_search_batch(Decoder& decoder,
+                                                           const std::vector<std::vector<int64_t>>& prompts,
+                                                     const BeamOptions& options);
 std::vector<BeamHypothesis> beam_search(CausalLanguageModel& model, const std::vector<int64_t>& prompt,
                                         const BeamOptions& options);
 

@@ -67,7 +67,10 @@ void visit(V& v, ImageDataOptions& d) {
 }
 
 ImageClassifierConfig parse_config(const json& j) {
-  return train::read_task_config<ImageClassifierConfig>(j, kImageClassification);
+  ImageClassifierConfig c = train::read_task_config<ImageClassifierConfig>(j, kImageClassification);
+  HEED_CHECK(c.train.batch_tokens == 0, "config: train.batch_tokens is for tasks over tokens; an image "
+             "classifier's batches are train.batch_size images, got batch_tokens = ", c.train.batch_tokens);
+  return c;
 }
 
 json to_json(const ImageClassifierConfig& c) {

@@ -35,13 +35,14 @@ train::TrainResult train_language_model(Config config, const LanguageModelRun& r
     nn::TextEncoderConfig m = config.model;
     m.vocab_size = std::max(m.vocab_size, in.vocab_size);
     m.validate();
-    const int64_t logits = run.full_logits ? config.train.batch_size * in.max_tokens * m.vocab_size : 0;
+    const int64_t rows = train::batch_rows(config.train, in.max_tokens);
+    const int64_t logits = run.full_logits ? rows * in.max_tokens * m.vocab_size : 0;
     train::check_training_memory(
         {m.parameter_count(false),
-         nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth, m.heads, m.mlp_hidden()) +
+         nn::encoder_activation_floats(rows, in.max_tokens, m.dim, m.depth, m.heads, m.mlp_hidden()) +
              logits,
          train::replica_count(config.train)},
-        "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
+        "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size or batch_tokens");
   };
   EncodedCorpus corpus =
       encode_corpus(in, config.data.extra_train, config.train.seed, config.train.init_from, run.end_token, check_memory);
@@ -55,7 +56,7 @@ train::TrainResult train_language_model(Config config, const LanguageModelRun& r
   std::vector<int64_t> all(size_t(train_data.size()));
   for (size_t i = 0; i < all.size(); ++i) all[i] = int64_t(i);
   const std::unique_ptr<train::BatchPlan> plan =
-      text_plan(train_data, all, config.train.batch_size, in.bucket_batches, config.train.seed);
+      train::training_plan(all, train_data.lengths(), config.train, in.bucket_batches);
   const train::ShuffledBatches val_plan = eval_plan(val_data, in.eval_batch_size);
 
   train::TrainSetup setup;

@@ -57,6 +57,8 @@ struct EvalCommand {
   std::string data;  // --data, or empty: the task's default (e.g. the trained-on data)
   std::string split;  // --split, or empty
   bool json = false;
+  int64_t beam = 0;             // --beam (entries with `decodes`): beam search of this size; 0: greedy
+  double length_penalty = 1.0;  // --length-penalty, with --beam
 };
 
 struct PredictCommand {
@@ -88,6 +90,7 @@ struct TaskEntry {
   void (*predict)(const PredictCommand&);
   void (*explain)(const ExplainCommand&);  // null: the task's models cannot be explained
   bool averages_checkpoints = false;        // eval takes several checkpoints (EvalCommand::more)
+  bool decodes = false;                     // eval generates text and takes --beam (EvalCommand::beam)
 };
 
 // The entry of `name`; a heed::Error naming the known tasks otherwise.

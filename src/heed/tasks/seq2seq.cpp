@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "heed/data/loader.h"
+#include "heed/io/line_batches.h"
 #include "heed/metrics/bleu.h"
 #include "heed/metrics/chrf.h"
 #include "heed/metrics/rouge.h"
@@ -167,12 +168,12 @@ train::TrainResult train_seq2seq(const Seq2SeqTaskConfig& config_in, const std::
     nn::Seq2SeqConfig m = config.model;
     m.source_vocab = m.target_vocab = std::max(m.source_vocab, in.vocab_size);
     m.validate();
-    const int64_t b = config.train.batch_size, tokens = in.max_tokens + config.data.max_target_tokens;
+    const int64_t tokens = in.max_tokens + config.data.max_target_tokens, b = train::batch_rows(config.train, tokens);
     train::check_training_memory(
         {seq2seq_parameters(m),
          nn::encoder_activation_floats(b, tokens, m.dim, m.encoder_depth + m.decoder_depth, m.heads, m.mlp_hidden),
          train::replica_count(config.train)},
-        "model.dim, model.encoder_depth, model.decoder_depth, data.max_tokens, train.batch_size");
+        "model.dim, model.encoder_depth, model.decoder_depth, data.max_tokens, train.batch_size or batch_tokens");
   }
   Texts tokenizer_texts;  // both sides of the training pairs: one shared vocabulary
   tokenizer_texts.path = in.train;
@@ -189,14 +190,8 @@ train::TrainResult train_seq2seq(const Seq2SeqTaskConfig& config_in, const std::
 
   nn::Seq2SeqTransformer model(config.model, config.train.seed);
   const Seq2SeqTask task(config.train.label_smoothing);
-  std::unique_ptr<train::BatchPlan> plan;
-  if (in.bucket_batches > 0)
-    plan = std::make_unique<train::LengthBucketedBatches>(all_of(size_t(train_data.size())), train_data.lengths(),
-                                                          config.train.batch_size, false, config.train.seed,
-                                                          in.bucket_batches);
-  else
-    plan = std::make_unique<train::ShuffledBatches>(all_of(size_t(train_data.size())), config.train.batch_size, true,
-                                                    false, config.train.seed);
+  const std::unique_ptr<train::BatchPlan> plan =
+      train::training_plan(all_of(size_t(train_data.size())), train_data.lengths(), config.train, in.bucket_batches);
   std::vector<int64_t> val_order = all_of(size_t(val_data.size()));
   std::stable_sort(val_order.begin(), val_order.end(),
                    [&](int64_t a, int64_t b) { return val_data.length(a) < val_data.length(b); });
@@ -252,29 +247,40 @@ LoadedSeq2Seq load_seq2seq(const train::Checkpoint& ckpt) {
   return load_text_checkpoint<nn::Seq2SeqTransformer, Seq2SeqTaskConfig>(ckpt, kSeq2Seq, parse);
 }
 
-// The decoded output for one source text: greedy (beam 1) or beam search.
-std::string decode_text(LoadedSeq2Seq& m, const std::string& source, int64_t beam, double length_penalty,
-                        int64_t max_tokens) {
-  const std::vector<int32_t> ids = encode_source(m.tokenizer, source, m.config.data.input.max_tokens);
-  nn::Seq2SeqDecoder decoder(*m.model, std::vector<int64_t>(ids.begin(), ids.end()));
-  std::vector<int64_t> out;
-  if (beam > 1) {
-    nn::BeamOptions o;
-    o.beam = beam;
-    o.max_tokens = max_tokens;
-    o.eos = data::Tokenizer::kSep;
-    o.length_penalty = length_penalty;
-    out = nn::beam_search(decoder, {data::Tokenizer::kCls}, o).front().tokens;
-  } else {
-    nn::GenerateOptions o;
-    o.max_tokens = max_tokens;
-    o.eos = data::Tokenizer::kSep;
-    out = nn::generate(decoder, {data::Tokenizer::kCls}, o);
+// The decoded outputs of source texts, in their order: beam search (beam 1: greedy) over batches
+// of `batch_size` sources of similar lengths (sorted by length, as CTranslate2 does, so a batch's
+// sentences end at similar steps and little of the memory is padding).
+std::vector<std::string> decode_texts(LoadedSeq2Seq& m, const std::vector<std::string>& sources, int64_t beam,
+                                      double length_penalty, int64_t max_tokens, int64_t batch_size) {
+  std::vector<std::vector<int64_t>> ids;
+  for (const std::string& s : sources) {
+    const std::vector<int32_t> pieces = encode_source(m.tokenizer, s, m.config.data.input.max_tokens);
+    ids.emplace_back(pieces.begin(), pieces.end());
   }
-  std::vector<int32_t> pieces;
-  for (int64_t t : out)
-    if (t != data::Tokenizer::kSep) pieces.push_back(int32_t(t));
-  return m.tokenizer.decode(pieces);
+  std::vector<int64_t> order = all_of(ids.size());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return ids[size_t(a)].size() < ids[size_t(b)].size(); });
+  nn::BeamOptions o;
+  o.beam = beam;
+  o.max_tokens = max_tokens;
+  o.eos = data::Tokenizer::kSep;
+  o.length_penalty = length_penalty;
+  std::vector<std::string> out(sources.size());
+  for (size_t begin = 0; begin < order.size(); begin += size_t(batch_size)) {
+    const size_t end = std::min(order.size(), begin + size_t(batch_size));
+    std::vector<std::vector<int64_t>> batch;
+    for (size_t i = begin; i < end; ++i) batch.push_back(ids[size_t(order[i])]);
+    nn::Seq2SeqDecoder decoder(*m.model, batch);
+    const std::vector<std::vector<nn::BeamHypothesis>> found =
+        nn::beam_search_batch(decoder, std::vector<std::vector<int64_t>>(batch.size(), {data::Tokenizer::kCls}), o);
+    for (size_t i = begin; i < end; ++i) {
+      std::vector<int32_t> pieces;
+      for (int64_t t : found[i - begin].front().tokens)
+        if (t != data::Tokenizer::kSep) pieces.push_back(int32_t(t));
+      out[size_t(order[i])] = m.tokenizer.decode(pieces);
+    }
+  }
+  return out;
 }
 
 int train_command(const TrainCommand& cmd) {
@@ -282,7 +288,7 @@ int train_command(const TrainCommand& cmd) {
   return run_text_training(cmd, parse, train_seq2seq, "perplexity");
 }
 
-// Perplexity on the test pairs; then greedy outputs scored against the targets with ROUGE
+// Perplexity on the test pairs; then greedy (or --beam) outputs scored against the targets with ROUGE
 // (beside the lead baseline: the source's first sentence cut to the median target length) and
 // with BLEU and chrF (beside the copy baseline: the source itself), so one report serves
 // summarisation and translation.
@@ -295,16 +301,16 @@ void eval_command(const EvalCommand& cmd) {
   const Seq2SeqDataset data = encode_pairs(m.tokenizer, pairs, all_of(pairs.sources.size()), m.config.data);
   const train::ShuffledBatches plan(all_of(size_t(data.size())), in.eval_batch_size, false, false, 0);
   train::EvalResult e = train::evaluate(*m.model, Seq2SeqTask(), data, plan);
-  std::vector<std::string> outputs, leads;
+  std::vector<std::string> leads;
   std::vector<int64_t> target_words;
   for (const std::string& t : pairs.targets) target_words.push_back(int64_t(metrics::rouge_tokens(t).size()));
   std::vector<int64_t> sorted = target_words;
   std::sort(sorted.begin(), sorted.end());
   const int64_t median = sorted.empty() ? 1 : std::max<int64_t>(sorted[sorted.size() / 2], 1);
-  for (const std::string& s : pairs.sources) {
-    outputs.push_back(decode_text(m, s, 1, 1.0, m.config.data.max_target_tokens));
-    leads.push_back(lead_sentence(s, median));
-  }
+  const int64_t beam = std::max<int64_t>(cmd.beam, 1);
+  const std::vector<std::string> outputs =
+      decode_texts(m, pairs.sources, beam, cmd.length_penalty, m.config.data.max_target_tokens, in.eval_batch_size);
+  for (const std::string& s : pairs.sources) leads.push_back(lead_sentence(s, median));
   struct Scores {
     metrics::RougeScores rouge;
     double bleu, chrf;
@@ -322,7 +328,8 @@ void eval_command(const EvalCommand& cmd) {
   json out = e.json;
   out["checkpoint"] = cmd.checkpoint.path;
   out["data"] = path;
-  out["greedy"] = model.to_json();
+  out[beam > 1 ? "beam" : "greedy"] = model.to_json();  // the key names the decoding
+  if (beam > 1) out["decoding"] = {{"beam", beam}, {"length_penalty", cmd.length_penalty}};
   out["lead"] = lead.to_json();
   out["lead_words"] = median;
   out["copy"] = copy.to_json();
@@ -331,7 +338,11 @@ void eval_command(const EvalCommand& cmd) {
     return;
   }
   std::printf("%s", e.text.c_str());
-  std::printf("%zu pairs, greedy decoding against the targets:\n", pairs.sources.size());
+  if (beam > 1)
+    std::printf("%zu pairs, beam %ld decoding (length penalty %g) against the targets:\n", pairs.sources.size(),
+                long(beam), cmd.length_penalty);
+  else
+    std::printf("%zu pairs, greedy decoding against the targets:\n", pairs.sources.size());
   std::printf("%-34s %8s %8s %8s %8s %8s\n", "", "ROUGE-1", "ROUGE-2", "ROUGE-L", "BLEU", "chrF");
   auto row = [](const std::string& name, const Scores& s) {
     std::printf("%-34s %8.4f %8.4f %8.4f %8.2f %8.2f\n", name.c_str(), s.rouge.rouge1, s.rouge.rouge2, s.rouge.rougeL,
@@ -346,7 +357,8 @@ void predict_command(const PredictCommand& cmd) {
   HEED_CHECK(!cmd.text.empty() && cmd.input.empty(), "predict: a seq2seq checkpoint takes --text (heed translate "
              "reads lines from stdin)");
   LoadedSeq2Seq m = load_seq2seq(cmd.checkpoint);
-  const std::string text = decode_text(m, data::valid_utf8(cmd.text), 1, 1.0, m.config.data.max_target_tokens);
+  const std::string text =
+      decode_texts(m, {data::valid_utf8(cmd.text)}, 1, 1.0, m.config.data.max_target_tokens, 1).front();
   if (cmd.json)
     std::printf("%s\n", json{{"source", cmd.text}, {"output", text}}.dump().c_str());
   else
@@ -354,20 +366,18 @@ void predict_command(const PredictCommand& cmd) {
 }
 }  // namespace
 
-void translate(const TranslateCommand& cmd, std::FILE* in, std::FILE* out) {
+void translate(const TranslateCommand& cmd, int in, std::FILE* out) {
   LoadedSeq2Seq m = load_seq2seq(cmd.checkpoint);
   const int64_t max_tokens = cmd.max_tokens > 0 ? cmd.max_tokens : m.config.data.max_target_tokens;
-  std::string line;
+  io::LineBatches lines(in, cmd.batch_size);
   int64_t number = 0;
-  for (int ch; (ch = std::fgetc(in)) != EOF || !line.empty();) {
-    if (ch != EOF && ch != '\n') {
-      line += char(ch);
-      continue;
-    }
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::string text;
-    if (line.find_first_not_of(" \t") != std::string::npos) {
+  for (std::vector<std::string> batch; !(batch = lines.next()).empty();) {
+    std::vector<std::string> sources;
+    std::vector<size_t> slot;  // the batch line of each source; blank lines stay blank
+    for (std::string& line : batch) {
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
       const std::string source = data::valid_utf8(line);
       if (source != line)
         std::fprintf(stderr, "heed: line %ld is not valid UTF-8: its bad bytes are read as U+FFFD\n", long(number));
@@ -376,18 +386,24 @@ void translate(const TranslateCommand& cmd, std::FILE* in, std::FILE* out) {
       if (cut)
         std::fprintf(stderr, "heed: line %ld is longer than data.max_tokens = %ld pieces: its head is translated\n",
                      long(number), long(m.config.data.input.max_tokens));
-      text = decode_text(m, source, cmd.beam, cmd.length_penalty, max_tokens);
+      slot.push_back(size_t(&line - batch.data()));
+      sources.push_back(source);
     }
-    std::fprintf(out, "%s\n", text.c_str());
+    std::vector<std::string> text(batch.size());
+    if (!sources.empty()) {
+      const std::vector<std::string> decoded =
+          decode_texts(m, sources, cmd.beam, cmd.length_penalty, max_tokens, cmd.batch_size);
+      for (size_t i = 0; i < slot.size(); ++i) text[slot[i]] = decoded[i];
+    }
+    for (const std::string& t : text) std::fprintf(out, "%s\n", t.c_str());
     std::fflush(out);
-    line.clear();
-    if (ch == EOF) break;
   }
 }
 
 const TaskEntry& seq2seq_entry() {
   static const TaskEntry entry{kSeq2Seq, "sequence to sequence (translation, summarisation): an encoder-decoder "
-                               "Transformer", train_command, eval_command, predict_command, nullptr};
+                               "Transformer", train_command, eval_command, predict_command, nullptr,
+                               false, true};
   return entry;
 }
 

@@ -103,15 +103,18 @@ std::string lead_sentence(const std::string& source, int64_t words);
 
 const TaskEntry& seq2seq_entry();
 
-// `heed translate` / `heed summarize`: one output line per input line, in order; an empty line
-// gives an empty line; a line longer than the model's source length is cut, and a line with
-// invalid UTF-8 has its bad bytes replaced by U+FFFD, each with a warning that names its number.
+// `heed translate` / `heed summarize`: one output line per input line of the file descriptor
+// `in`, in order; an empty line gives an empty line; a line longer than the model's source length
+// is cut, and a line with invalid UTF-8 has its bad bytes replaced by U+FFFD, each with a warning
+// that names its number. Lines are decoded batch_size at a time, or as many as are ready
+// (io/line_batches.h), and each batch's output is flushed at once.
 struct TranslateCommand {
   train::Checkpoint checkpoint;
   int64_t beam = 1;
   double length_penalty = 1.0;
-  int64_t max_tokens = 0;  // 0: the config's data.max_target_tokens
+  int64_t max_tokens = 0;   // 0: the config's data.max_target_tokens
+  int64_t batch_size = 32;  // sentences decoded together
 };
-void translate(const TranslateCommand& command, std::FILE* in, std::FILE* out);
+void translate(const TranslateCommand& command, int in, std::FILE* out);
 
 }  // namespace heed::tasks

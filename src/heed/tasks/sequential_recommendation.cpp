@@ -174,13 +174,6 @@ std::unique_ptr<train::Evaluator> SequentialRecommendationTask::evaluator() cons
 namespace {
 std::string raw_items_metadata(const data::UserSequences& s) { return json(s.raw_items).dump(); }
 
-std::unique_ptr<train::BatchPlan> window_plan(const SequenceWindows& data, int64_t batch_size, int64_t buckets,
-                                              uint64_t seed) {
-  if (buckets > 0)
-    return std::make_unique<train::LengthBucketedBatches>(iota_of(size_t(data.size())), data.lengths(), batch_size,
-                                                          false, seed, buckets);
-  return std::make_unique<train::ShuffledBatches>(iota_of(size_t(data.size())), batch_size, true, false, seed);
-}
 }  // namespace
 
 train::TrainResult train_sequential_recommendation(const SequentialRecommendationConfig& config_in,
@@ -191,15 +184,15 @@ train::TrainResult train_sequential_recommendation(const SequentialRecommendatio
   config.model.items = d.sequences.items();
   config.model.validate();
   const nn::SasRecConfig& m = config.model;
-  const int64_t rows = config.train.batch_size * m.max_len;
+  const int64_t batch = train::batch_rows(config.train, m.max_len), rows = batch * m.max_len;
   train::check_training_memory(
       {m.parameter_count(),
-       nn::encoder_activation_floats(config.train.batch_size, m.max_len, m.dim, m.depth, m.heads, m.mlp_hidden()) +
+       nn::encoder_activation_floats(batch, m.max_len, m.dim, m.depth, m.heads, m.mlp_hidden()) +
            // the picked hidden states and their gradient; CE's logits are made in chunks
            // (linear_cross_entropy: two scratch chunks), BCE's are two per position
            4 * rows * m.dim + (m.loss == "ce" ? 2 * (int64_t{8} << 20) / 4 : 4 * rows),
        train::replica_count(config.train)},
-      "model.dim, model.depth, model.max_len, train.batch_size");
+      "model.dim, model.depth, model.max_len, train.batch_size or batch_tokens");
 
   const SequenceWindows train_data(d.train, m.items, m.max_len, config.data.windows == "all", m.loss == "bce");
   const std::unique_ptr<RankingQueries> val_data =
@@ -207,7 +200,8 @@ train::TrainResult train_sequential_recommendation(const SequentialRecommendatio
   nn::SasRec model(m, config.train.seed);
   const SequentialRecommendationTask task(m.loss, config.data.select_metric);
   const std::unique_ptr<train::BatchPlan> plan =
-      window_plan(train_data, config.train.batch_size, config.data.bucket_batches, config.train.seed);
+      train::training_plan(iota_of(size_t(train_data.size())), train_data.lengths(), config.train,
+                           config.data.bucket_batches);
   const train::ShuffledBatches val_plan(iota_of(size_t(val_data->size())), config.data.eval_batch_size, false, false,
                                         0);
   train::TrainSetup setup;

@@ -150,10 +150,12 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
     m.num_classes = int64_t(config.data.class_names.size());
     m.validate();
     train::check_training_memory({m.parameter_count(true),
-                                  nn::encoder_activation_floats(config.train.batch_size, in.max_tokens, m.dim, m.depth,
+                                  nn::encoder_activation_floats(train::batch_rows(config.train, in.max_tokens),
+                                                                in.max_tokens, m.dim, m.depth,
                                                                 m.heads, m.mlp_hidden()),
                                   train::replica_count(config.train)},
-                                 "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size");
+                                 "model.dim, model.depth, data.vocab_size, data.max_tokens, train.batch_size or "
+                                 "batch_tokens");
   }
   data::Tokenizer tokenizer = obtain_tokenizer(in, config.train.init_from, train_texts);
   config.model.encoder.vocab_size = tokenizer.vocab_size();
@@ -170,8 +172,7 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
                                           validation.labels);
   HEED_CHECK(val_data->size() > 0, in.train, ": the validation split is empty");
   std::unique_ptr<train::BatchPlan> plan =
-      text_plan(*train_data, iota_of(size_t(train_data->size())), config.train.batch_size, in.bucket_batches,
-                config.train.seed);
+      train::training_plan(iota_of(size_t(train_data->size())), train_data->lengths(), config.train, in.bucket_batches);
   return {config, std::move(tokenizer), std::move(train_data), std::move(val_data), std::move(plan)};
 }
 

@@ -164,14 +164,6 @@ nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::B
   return out;
 }
 
-std::unique_ptr<train::BatchPlan> text_plan(const TextDataset& data, const std::vector<int64_t>& indices,
-                                            int64_t batch_size, int64_t bucket_batches, uint64_t seed) {
-  if (bucket_batches > 0)
-    return std::make_unique<train::LengthBucketedBatches>(indices, data.lengths(), batch_size, false, seed,
-                                                          bucket_batches);
-  return std::make_unique<train::ShuffledBatches>(indices, batch_size, true, false, seed);
-}
-
 double padding_overhead(const TextDataset& data, const train::BatchPlan& plan) {
   int64_t real = 0, padded = 0;
   for (const std::vector<int64_t>& batch : plan.epoch(0)) {

@@ -194,10 +194,6 @@ class TextDataset : public train::Dataset {
   double token_dropout_ = 0;
 };
 
-// The training plan of a text task: length-bucketed (bucket_batches > 0) or shuffled batches.
-std::unique_ptr<train::BatchPlan> text_plan(const TextDataset& data, const std::vector<int64_t>& indices,
-                                            int64_t batch_size, int64_t bucket_batches, uint64_t seed);
-
 // Evaluation batches of `batch_size` in order of length (least padding), unshuffled.
 train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size);
 

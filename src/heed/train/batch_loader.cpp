@@ -79,6 +79,49 @@ std::vector<std::vector<int64_t>> LengthBucketedBatches::epoch(int64_t epoch) co
   return out;
 }
 
+TokenBudgetBatches::TokenBudgetBatches(std::vector<int64_t> indices, const std::vector<int64_t>& lengths,
+                                       int64_t batch_tokens, uint64_t seed)
+    : seed_(seed) {
+  HEED_CHECK(batch_tokens > 0, "batches: train.batch_tokens must be positive, got ", batch_tokens);
+  for (int64_t i : indices)
+    HEED_CHECK(i >= 0 && i < int64_t(lengths.size()), "batches: index ", i, " has no length");
+  std::vector<int64_t> order = shuffled(std::move(indices), seed, 0);  // the seeded tie-break
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return lengths[size_t(a)] < lengths[size_t(b)]; });
+  if (!order.empty()) {
+    const int64_t longest = order.back(), tokens = std::max<int64_t>(lengths[size_t(longest)], 1);
+    HEED_CHECK(tokens <= batch_tokens, "train.batch_tokens = ", batch_tokens, " is smaller than the longest "
+               "training sample (", tokens, " tokens, sample ", longest, "): set it to at least ", tokens);
+  }
+  std::vector<int64_t> batch;
+  for (int64_t i : order) {  // ascending lengths: the newest member is the longest
+    const int64_t tokens = std::max<int64_t>(lengths[size_t(i)], 1);
+    if (!batch.empty() && (int64_t(batch.size()) + 1) * tokens > batch_tokens) {
+      batches_.push_back(std::move(batch));
+      batch.clear();
+    }
+    batch.push_back(i);
+  }
+  if (!batch.empty()) batches_.push_back(std::move(batch));
+}
+
+std::vector<std::vector<int64_t>> TokenBudgetBatches::epoch(int64_t epoch) const {
+  std::vector<std::vector<int64_t>> out = batches_;
+  Rng rng(random_bits(seed_, uint64_t(epoch)) + 1);
+  for (size_t i = out.size(); i > 1; --i) std::swap(out[i - 1], out[rng.below(i)]);
+  return out;
+}
+
+std::unique_ptr<BatchPlan> training_plan(std::vector<int64_t> indices, std::vector<int64_t> lengths,
+                                         const TrainOptions& o, int64_t bucket_batches) {
+  if (o.batch_tokens > 0)
+    return std::make_unique<TokenBudgetBatches>(std::move(indices), lengths, o.batch_tokens, o.seed);
+  if (bucket_batches > 0)
+    return std::make_unique<LengthBucketedBatches>(std::move(indices), std::move(lengths), o.batch_size, false, o.seed,
+                                                   bucket_batches);
+  return std::make_unique<ShuffledBatches>(std::move(indices), o.batch_size, true, false, o.seed);
+}
+
 BatchLoader::BatchLoader(const Dataset& data, const BatchPlan& plan, uint64_t seed, bool training)
     : data_(data), plan_(plan), seed_(seed), training_(training) {}
 

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "heed/train/options.h"
 #include "heed/train/task.h"
 
 namespace heed::train {
@@ -66,6 +68,31 @@ class LengthBucketedBatches : public BatchPlan {
   uint64_t seed_;
   int64_t batches_ = 0;
 };
+
+// Batches of at most `batch_tokens` tokens, padding counted (rows x the longest member's length),
+// as fairseq's --max-tokens and Marian's --mini-batch-words make them: the samples, in a seeded
+// order, are sorted by length (stably) and cut greedily once, so short samples travel in many-row
+// batches and long ones in few; each epoch shuffles the order of these batches
+// (Rng(random_bits(seed, epoch) + 1)). A batch keeps its members from epoch to epoch (fairseq's
+// choice), which keeps the steps per epoch fixed for the schedule and for resuming. Throws,
+// naming train.batch_tokens and the longest sample, when one sample alone exceeds the budget.
+class TokenBudgetBatches : public BatchPlan {
+ public:
+  TokenBudgetBatches(std::vector<int64_t> indices, const std::vector<int64_t>& lengths, int64_t batch_tokens,
+                     uint64_t seed);
+  int64_t batches_per_epoch() const override { return int64_t(batches_.size()); }
+  std::vector<std::vector<int64_t>> epoch(int64_t epoch) const override;
+
+ private:
+  std::vector<std::vector<int64_t>> batches_;
+  uint64_t seed_;
+};
+
+// The training plan of a task whose samples have lengths: batches of train.batch_tokens tokens
+// when it is set, else length-bucketed batches of train.batch_size (bucket_batches > 0), else
+// shuffled ones. `lengths` is by dataset index.
+std::unique_ptr<BatchPlan> training_plan(std::vector<int64_t> indices, std::vector<int64_t> lengths,
+                                         const TrainOptions& options, int64_t bucket_batches);
 
 // Serves one epoch's batches in the plan's order, made on a background thread. Not thread-safe
 // itself: one thread calls start_epoch() and next(). The dataset and plan must outlive it.

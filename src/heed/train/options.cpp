@@ -13,6 +13,10 @@ void validate(const TrainOptions& o) {
              o.epochs, "], got ", o.warmup_epochs);
 }
 
+int64_t batch_rows(const TrainOptions& o, int64_t tokens) {
+  return o.batch_tokens > 0 ? std::max<int64_t>(1, o.batch_tokens / std::max<int64_t>(tokens, 1)) : o.batch_size;
+}
+
 int replica_count(const TrainOptions& o) { return o.replicas > 0 ? o.replicas : num_threads(); }
 
 void apply_threads(const TrainOptions& o) {

@@ -10,6 +10,9 @@ namespace heed::train {
 
 struct TrainOptions {
   int64_t epochs = 10, batch_size = 128;
+  // > 0: training batches of at most this many tokens, padding counted, in place of batch_size
+  // rows (token tasks only: train/batch_loader.h's TokenBudgetBatches).
+  int64_t batch_tokens = 0;
   std::string optimizer = "adamw";  // adamw | sgd
   float lr = 1e-3f, min_lr = 1e-5f;
   double weight_decay = 0.05, beta1 = 0.9, beta2 = 0.999, momentum = 0.9;
@@ -36,6 +39,7 @@ template <class V>
 void visit(V& v, TrainOptions& o) {
   v("epochs", o.epochs, rule::positive());
   v("batch_size", o.batch_size, rule::positive());
+  v("batch_tokens", o.batch_tokens, rule::non_negative());
   v("optimizer", o.optimizer, rule::one_of({"adamw", "sgd"}));
   v("lr", o.lr, rule::positive());
   v("min_lr", o.min_lr, rule::non_negative());
@@ -58,6 +62,10 @@ void visit(V& v, TrainOptions& o) {
 
 // Checks between fields (min_lr <= lr, warmup_epochs <= epochs), naming the keys.
 void validate(const TrainOptions& o);
+
+// The most rows a training batch of `tokens`-long samples holds (for memory checks):
+// train.batch_size, or train.batch_tokens / tokens when batches are made by tokens.
+int64_t batch_rows(const TrainOptions& o, int64_t tokens);
 
 // The data-parallel replicas of a run: train.replicas, or one per thread.
 int replica_count(const TrainOptions& o);
