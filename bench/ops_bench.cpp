@@ -3,10 +3,14 @@
 // (compare with `heed bench gemm`). Run: build/bench/heed_bench_ops (see docs/benchmarks.md).
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "heed/core/rng.h"
 #include "heed/core/tensor.h"
 #include "heed/kernels/elementwise.h"
 #include "heed/kernels/gemm.h"
+#include "heed/kernels/int8.h"
 #include "heed/kernels/layer_norm.h"
 #include "heed/kernels/softmax.h"
 
@@ -91,6 +95,40 @@ void BM_LinearForward(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * c * c * state.iterations(),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
+
+// A BERT-base layer's projections, fp32 against int8 (per-row dynamic activations, per-channel
+// weights, bias included): rows = batch x 128 tokens, args {rows, in, out}.
+void BM_BertLinearF32(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  auto x = random({m, k}), w = random({n, k}), b = random({n}), y = heed::Tensor::empty({m, n});
+  for (auto _ : state) {
+    heed::kernels::gemm(false, true, m, n, k, 1.f, x.f32(), k, w.f32(), k, 0.f, y.f32(), n);
+    heed::kernels::add_rows(b.f32(), m, n, y.f32());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+void BM_BertLinearInt8(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  auto x = random({m, k}), w = random({n, k}), b = random({n}), y = heed::Tensor::empty({m, n});
+  std::vector<int8_t> w_q(static_cast<size_t>(n * k));
+  std::vector<float> w_scale(static_cast<size_t>(n));
+  std::vector<int32_t> w_sums(static_cast<size_t>(n));
+  heed::kernels::quantize_rows(w.f32(), n, k, 127, w_q.data(), w_scale.data());
+  heed::kernels::int8_row_sums(w_q.data(), n, k, w_sums.data());
+  for (auto _ : state)
+    heed::kernels::int8_linear(x.f32(), m, k, w_q.data(), w_scale.data(), w_sums.data(), n, b.f32(),
+                               y.f32());
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
+                                               benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+#define BERT_SHAPES                                                                             \
+  ->Args({128, 768, 768})->Args({128, 768, 3072})->Args({128, 3072, 768})->Args({1024, 768, 768}) \
+      ->Args({1024, 768, 3072})->Args({1024, 3072, 768})->Unit(benchmark::kMicrosecond)
+BENCHMARK(BM_BertLinearF32) BERT_SHAPES;
+BENCHMARK(BM_BertLinearInt8) BERT_SHAPES;
 
 #define WIDTHS ->Arg(64)->Arg(128)->Arg(256)->Arg(384)->Arg(768)->Unit(benchmark::kMicrosecond)
 BENCHMARK(BM_Copy) WIDTHS;

@@ -21,6 +21,8 @@ struct VitBenchArgs {
   int64_t batch = 0, image_size = 28, channels = 1, classes = 10, steps = 10;
   int threads = 0;
   bool json = false;
+  bool int8 = false;       // also time inference after Module::quantize_int8, same run
+  bool infer_only = false;  // skip the training steps (large models)
 };
 
 double median(std::vector<double> v) {
@@ -42,7 +44,7 @@ void run(const VitBenchArgs& a) {
   const Tensor x = Tensor::randn({batch, a.channels, a.image_size, a.image_size}, rng);
   Tensor y = Tensor::empty({batch}, DType::I64);
   for (int64_t i = 0; i < batch; ++i) y.i64()[i] = int64_t(rng.below(uint64_t(a.classes)));
-  std::vector<double> train_s, infer_s;
+  std::vector<double> train_s;
   // As `heed train` and `heed eval` run it: one replica per thread (train/data_parallel.h).
   train::DataParallel parallel(model, num_threads());
   const tasks::ClassificationTask task(tasks::kImageClassification,
@@ -50,7 +52,7 @@ void run(const VitBenchArgs& a) {
   nn::Batch data;
   data.tensors = {{"images", x}, {"labels", y}};
   model.train();
-  for (int64_t s = 0; s < a.steps + 2; ++s) {  // two warm-up steps
+  for (int64_t s = 0; s < (a.infer_only ? 0 : a.steps + 2); ++s) {  // two warm-up steps
     const auto t0 = std::chrono::steady_clock::now();
     parallel.train_step(data, task);
     optimizer.step();
@@ -58,21 +60,35 @@ void run(const VitBenchArgs& a) {
     if (s >= 2) train_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   model.eval();
-  for (int64_t s = 0; s < a.steps + 2; ++s) {
-    const auto t0 = std::chrono::steady_clock::now();
-    parallel.predict(data);
-    if (s >= 2) infer_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  auto time_inference = [&] {
+    std::vector<double> seconds;
+    for (int64_t s = 0; s < a.steps + 2; ++s) {
+      const auto t0 = std::chrono::steady_clock::now();
+      parallel.predict(data);
+      if (s >= 2) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return double(batch) / median(seconds);
+  };
+  const double infer_ips = time_inference();
+  double int8_ips = 0;
+  if (a.int8) {
+    model.quantize_int8();
+    int8_ips = time_inference();
   }
-  const double train_ips = double(batch) / median(train_s), infer_ips = double(batch) / median(infer_s);
-  if (a.json)
-    std::printf("%s\n", nlohmann::json{{"config", a.config}, {"batch", batch}, {"threads", num_threads()},
-                                       {"parameters", model.parameter_count()},
-                                       {"train_images_per_s", train_ips},
-                                       {"infer_images_per_s", infer_ips}}.dump().c_str());
-  else
+  const double train_ips = train_s.empty() ? 0 : double(batch) / median(train_s);
+  if (a.json) {
+    nlohmann::json out{{"config", a.config}, {"batch", batch}, {"threads", num_threads()},
+                       {"parameters", model.parameter_count()}, {"infer_images_per_s", infer_ips}};
+    if (!a.infer_only) out["train_images_per_s"] = train_ips;
+    if (a.int8) out["infer_int8_images_per_s"] = int8_ips;
+    std::printf("%s\n", out.dump().c_str());
+  } else {
     std::printf("ViT %s (%ld parameters), batch %ld, %d threads: train %.1f images/s, inference %.1f images/s\n",
                 a.config.c_str(), long(model.parameter_count()), long(batch), num_threads(), train_ips,
                 infer_ips);
+    if (a.int8)
+      std::printf("int8 inference %.1f images/s (%.2fx f32)\n", int8_ips, int8_ips / infer_ips);
+  }
 }
 }  // namespace
 
@@ -87,6 +103,8 @@ void register_bench_vit(CLI::App& bench) {
   cmd->add_option("--steps", a.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a.threads, "threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a.json, "print JSON (train_images_per_s, infer_images_per_s)");
+  cmd->add_flag("--int8", a.int8, "also time int8 inference (heed quantize's layers), same run");
+  cmd->add_flag("--infer-only", a.infer_only, "time inference only (no training steps)");
   cmd->callback([] { run(a); });
 }
 

@@ -5,19 +5,27 @@
 //        the text tasks do;
 //   4    raw text given straight to the tokenizer (after valid_utf8, as `heed predict --text`);
 //   5    a serialized tokenizer model, as a checkpoint's "tokenizer" metadata holds one;
-//   6    an interaction log (CSV, MovieLens's columns) read, ordered, filtered and split.
+//   6    an interaction log (CSV, MovieLens's columns) read, ordered, filtered and split;
+//   7    lines read a batch at a time from a pipe, as `heed translate` reads its input: the
+//        next byte is the batch size, the one after it the size of the pieces a writer thread
+//        sends, and the lines read must be the input's lines exactly.
 // Expected outcomes: success or heed::Error; anything else is a bug.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "heed/core/error.h"
 #include "heed/data/interactions.h"
 #include "heed/data/text_table.h"
 #include "heed/data/tokenizer.h"
+#include "heed/io/line_batches.h"
 #include "heed/tasks/text_data.h"
 
 namespace {
@@ -34,6 +42,36 @@ const heed::data::Tokenizer& tokenizer() {
   return t;
 }
 
+// Streams `input` through a pipe in pieces of `piece` bytes and checks that LineBatches gives
+// back its lines ('\n'-separated, a final line without one included), at most `max_lines` each.
+void check_line_batches(std::string_view input, int64_t max_lines, size_t piece) {
+  int fds[2];
+  if (::pipe(fds) != 0) std::abort();
+  heed::io::LineBatches batches(fds[0], max_lines);  // (before the writer: nothing throws after)
+  std::thread writer([&] {
+    for (size_t at = 0; at < input.size();) {
+      const ssize_t n = ::write(fds[1], input.data() + at, std::min(piece, input.size() - at));
+      if (n <= 0) std::abort();
+      at += size_t(n);
+    }
+    ::close(fds[1]);
+  });
+  std::vector<std::string> lines;
+  for (auto batch = batches.next(); !batch.empty(); batch = batches.next()) {
+    if (int64_t(batch.size()) > max_lines) std::abort();
+    for (auto& line : batch) lines.push_back(std::move(line));
+  }
+  writer.join();
+  ::close(fds[0]);
+  std::vector<std::string> expected;
+  for (size_t at = 0; at < input.size();) {
+    const size_t end = std::min(input.find('\n', at), input.size());
+    expected.emplace_back(input.substr(at, end - at));
+    at = end + 1;
+  }
+  if (lines != expected) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -45,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
       case 4:
         (void)tokenizer().encode(heed::data::valid_utf8(rest));
         break;
@@ -60,9 +98,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& sequence : s.sequences) (void)heed::data::LeaveOneOut{sequence}.test_input();
         break;
       }
+      case 7:
+        if (rest.size() >= 2)
+          check_line_batches(rest.substr(2), 1 + uint8_t(rest[0]) % 16, 1 + size_t(uint8_t(rest[1])) % 64);
+        break;
       default: {
         const char* names[] = {"in.jsonl", "in.csv", "in.tsv", "in.txt"};
-        const heed::data::TextTable table = heed::data::parse_text_table(names[data[0] % 7], rest);
+        const heed::data::TextTable table = heed::data::parse_text_table(names[data[0] % 8], rest);
         heed::tasks::TextInputOptions o;
         o.max_chars = 64;
         o.max_tokens = 32;

@@ -474,19 +474,46 @@ SafetensorsFile read_safetensors(const std::string& path) {
 
 std::vector<std::byte> serialize_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata) {
+    const std::map<std::string, std::string>& metadata, const std::set<std::string>& store_as_i8) {
   check_tensors_to_write(tensors);
   HEED_CHECK(!metadata.count(kChecksumsKey), "serialize_safetensors: metadata key '", kChecksumsKey,
              "' is reserved for the checksums");
-  std::vector<Tensor> contiguous;
-  contiguous.reserve(tensors.size());
+  // What each tensor stores: its own bytes, or (store_as_i8) its values narrowed to int8.
+  struct Payload {
+    Tensor contiguous;
+    std::vector<int8_t> narrowed;
+    const char* dtype;
+    const void* data() const { return narrowed.empty() ? data_of(contiguous) : narrowed.data(); }
+    uint64_t bytes() const {
+      return narrowed.empty() ? uint64_t(contiguous.numel()) * dtype_size(contiguous.dtype()) : narrowed.size();
+    }
+  };
+  std::vector<Payload> payloads;
+  payloads.reserve(tensors.size());
   json sums = json::object();
   sums[std::string(kMetadataKey)] = metadata_checksum(metadata);
   for (const auto& [name, tensor] : tensors) {
-    Tensor c = tensor.contiguous();
-    const size_t bytes = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
-    sums[name] = checksum_hex({static_cast<const std::byte*>(data_of(c)), bytes});
-    contiguous.push_back(std::move(c));
+    Payload p{tensor.contiguous(), {}, nullptr};
+    p.dtype = file_dtype_name(p.contiguous.dtype());
+    if (store_as_i8.count(name)) {
+      HEED_CHECK(p.contiguous.dtype() == DType::I64, "serialize_safetensors: tensor ", quoted(name),
+                 " is stored as I8 but is ", p.contiguous.str());
+      p.narrowed.resize(static_cast<size_t>(p.contiguous.numel()));
+      for (size_t i = 0; i < p.narrowed.size(); ++i) {
+        const int64_t v = p.contiguous.i64()[i];
+        HEED_CHECK(v >= -128 && v <= 127, "serialize_safetensors: tensor ", quoted(name), " holds ", v,
+                   ", which I8 cannot store");
+        p.narrowed[i] = int8_t(v);
+      }
+      p.dtype = "I8";
+    }
+    sums[name] = checksum_hex({static_cast<const std::byte*>(p.data()), size_t(p.bytes())});
+    payloads.push_back(std::move(p));
+  }
+  for (const std::string& name : store_as_i8) {
+    bool listed = false;
+    for (const auto& t : tensors) listed |= t.first == name;
+    HEED_CHECK(listed, "serialize_safetensors: tensor ", quoted(name), " to store as I8 is not among the tensors");
   }
   std::map<std::string, std::string> stored = metadata;
   try {
@@ -498,13 +525,11 @@ std::vector<std::byte> serialize_safetensors(
   header[std::string(kMetadataKey)] = stored;
   uint64_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const std::string& name = tensors[i].first;
-    const Tensor& c = contiguous[i];
-    const uint64_t bytes = static_cast<uint64_t>(c.numel()) * dtype_size(c.dtype());
-    header[name] = {{"dtype", file_dtype_name(c.dtype())},
-                    {"shape", c.shape()},
-                    {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
+    const Payload& p = payloads[i];
+    header[tensors[i].first] = {{"dtype", p.dtype},
+                                {"shape", p.contiguous.shape()},
+                                {"data_offsets", {offset, offset + p.bytes()}}};
+    offset += p.bytes();
   }
 
   const std::string text = header_text(header);
@@ -513,18 +538,18 @@ std::vector<std::byte> serialize_safetensors(
   std::memcpy(out.data(), &header_len, 8);
   std::memcpy(out.data() + 8, text.data(), text.size());
   std::byte* data = out.data() + 8 + text.size();
-  for (const Tensor& c : contiguous) {
-    const size_t bytes = static_cast<size_t>(c.numel()) * dtype_size(c.dtype());
-    if (bytes) std::memcpy(data, data_of(c), bytes);
-    data += bytes;
+  for (const Payload& p : payloads) {
+    if (p.bytes()) std::memcpy(data, p.data(), p.bytes());
+    data += p.bytes();
   }
   return out;
 }
 
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  write_file_atomic(path, serialize_safetensors(tensors, metadata));
+                       const std::map<std::string, std::string>& metadata,
+                       const std::set<std::string>& store_as_i8) {
+  write_file_atomic(path, serialize_safetensors(tensors, metadata, store_as_i8));
 }
 
 }  // namespace heed::io

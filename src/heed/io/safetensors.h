@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -58,13 +59,15 @@ std::string metadata_checksum(const std::map<std::string, std::string>& metadata
 
 // Encodes F32 / I64 tensors in the given order (non-contiguous ones are made contiguous), with
 // checksums (kChecksumsKey). Names must be unique, non-empty and not "__metadata__"; metadata
-// must not use kChecksumsKey itself.
+// must not use kChecksumsKey itself. I64 tensors named in `store_as_i8` (int8 weights) are
+// stored as I8: every value must fit, and the checksum covers the stored bytes.
 std::vector<std::byte> serialize_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata);
+    const std::map<std::string, std::string>& metadata, const std::set<std::string>& store_as_i8 = {});
 // serialize_safetensors + write_file_atomic.
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       const std::set<std::string>& store_as_i8 = {});
 
 }  // namespace heed::io

@@ -17,6 +17,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t e, int64_t h, const MultiHeadAtte
   register_parameter(timm ? "qkv.weight" : "in_proj_weight", &in_proj_weight,
                      Tensor::uniform({3 * e, e}, rng, -bound, bound));
   if (o.bias) register_parameter(timm ? "qkv.bias" : "in_proj_bias", &in_proj_bias, Tensor::zeros({3 * e}));
+  register_int8(&in_proj_weight, &in_proj_int8);
   register_module(timm ? "proj" : "out_proj", &out_proj);
 }
 
@@ -40,6 +41,13 @@ AttentionOptions MultiHeadAttention::attention_options(const AttentionMasks& m,
   return o;
 }
 
+Var MultiHeadAttention::project_in(const Var& x, int64_t begin, int64_t end) {
+  const bool whole = begin == 0 && end == 3 * embed_dim;
+  Var b = !options.bias ? Var() : whole ? in_proj_bias : slice(in_proj_bias, 0, begin, end);
+  if (in_proj_int8 && !grad_enabled()) return linear_int8(x, *in_proj_int8, b, begin, end);
+  return linear(x, whole ? in_proj_weight : slice(in_proj_weight, 0, begin, end), b);
+}
+
 Var MultiHeadAttention::project_out(const Var& merged) {
   Var y = out_proj.forward(merged);
   if (training() && options.projection_dropout > 0.f)
@@ -51,7 +59,7 @@ Var MultiHeadAttention::forward(const Var& x, const AttentionMasks& masks,
                                 std::shared_ptr<AttentionCapture> capture) {
   HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
              x.value().str(), " must be [B, T, ", embed_dim, "]");
-  Var qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, T, 3E]
+  Var qkv = project_in(x, 0, 3 * embed_dim);  // [B, T, 3E]
   // Heads read in place from the packed projection.
   return project_out(attention_fused_packed(qkv, 0, qkv, embed_dim, 2 * embed_dim, heads,
                                             attention_options(masks, std::move(capture))));
@@ -61,21 +69,19 @@ Var MultiHeadAttention::forward_cached(const Var& x, Tensor& cache, int64_t past
   HEED_CHECK(!grad_enabled(), "MultiHeadAttention::forward_cached is for inference: wrap it in a NoGradGuard");
   HEED_CHECK(x.value().dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention: input ",
              x.value().str(), " must be [B, T, ", embed_dim, "]");
-  const Var qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, Tn, 3E]
+  const Var qkv = project_in(x, 0, 3 * embed_dim);  // [B, Tn, 3E]
   return project_out(Var(attention_cached(qkv.value(), cache, past, heads)));
 }
 
 Tensor MultiHeadAttention::project_memory(const Var& memory) {
   const int64_t e = embed_dim;
-  Var wkv = slice(in_proj_weight, 0, e, 3 * e);
-  Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
-  return linear(memory, wkv, bkv).value().contiguous();  // [B, S, 2E]
+  return project_in(memory, e, 3 * e).value().contiguous();  // [B, S, 2E]
 }
 
 Var MultiHeadAttention::forward_cross_cached(const Var& x, const Tensor& memory_kv, const Tensor& memory_lengths) {
   HEED_CHECK(!grad_enabled(), "MultiHeadAttention::forward_cross_cached is for inference: wrap it in a NoGradGuard");
   const int64_t e = embed_dim;
-  Var q = linear(x, slice(in_proj_weight, 0, 0, e), options.bias ? slice(in_proj_bias, 0, 0, e) : Var());
+  Var q = project_in(x, 0, e);
   AttentionMasks masks;
   masks.key_lengths = memory_lengths;
   return project_out(attention_fused_packed(q, 0, Var(memory_kv), 0, e, heads, attention_options(masks, nullptr)));
@@ -90,10 +96,7 @@ Var MultiHeadAttention::forward_cross(const Var& queries, const Var& memory,
              "MultiHeadAttention: queries ", queries.value().str(), " and memory ",
              memory.value().str(), " must be [B, Tq, ", embed_dim, "] and [B, Tk, ", embed_dim, "]");
   const int64_t e = embed_dim;
-  Var wq = slice(in_proj_weight, 0, 0, e), wkv = slice(in_proj_weight, 0, e, 3 * e);
-  Var bq = options.bias ? slice(in_proj_bias, 0, 0, e) : Var();
-  Var bkv = options.bias ? slice(in_proj_bias, 0, e, 3 * e) : Var();
-  Var q = linear(queries, wq, bq), kv = linear(memory, wkv, bkv);  // [B, Tq, E], [B, Tk, 2E]
+  Var q = project_in(queries, 0, e), kv = project_in(memory, e, 3 * e);  // [B, Tq, E], [B, Tk, 2E]
   return project_out(attention_fused_packed(q, 0, kv, 0, e, heads,
                                             attention_options(masks, std::move(capture))));
 }

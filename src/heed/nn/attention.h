@@ -67,6 +67,7 @@ class MultiHeadAttention : public Module {
   int64_t embed_dim, heads, head_dim;
   MultiHeadAttentionOptions options;
   Var in_proj_weight, in_proj_bias;  // [3E, E], [3E]
+  std::shared_ptr<const Int8Matrix> in_proj_int8;  // Module::quantize_int8 fills it
   Linear out_proj;
 
  private:
@@ -74,6 +75,9 @@ class MultiHeadAttention : public Module {
   AttentionOptions attention_options(const AttentionMasks& masks,
                                      std::shared_ptr<AttentionCapture> capture);
   Var project_out(const Var& merged);  // out_proj + projection dropout
+  // x through rows [begin, end) of the packed projection (in int8 when quantised and no
+  // gradient is being recorded).
+  Var project_in(const Var& x, int64_t begin, int64_t end);
 };
 
 }  // namespace heed::nn

@@ -11,9 +11,13 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, Rng& rng) : in_features(
   const float bound = 1.0f / std::sqrt(float(in));
   register_parameter("weight", &weight, Tensor::uniform({out, in}, rng, -bound, bound));
   if (with_bias) register_parameter("bias", &bias, Tensor::uniform({out}, rng, -bound, bound));
+  register_int8(&weight, &weight_int8);
 }
 
-Var Linear::forward(const Var& x) { return linear(x, weight, bias); }
+Var Linear::forward(const Var& x) {
+  if (weight_int8 && !grad_enabled()) return linear_int8(x, *weight_int8, bias);
+  return linear(x, weight, bias);
+}
 
 LayerNorm::LayerNorm(int64_t dim, float eps_) : eps(eps_) {
   register_parameter("weight", &weight, Tensor::full({dim}, 1.f));

@@ -10,8 +10,10 @@ class Linear : public Module {
  public:
   // PyTorch's default init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
   Linear(int64_t in, int64_t out, bool bias, Rng& rng);
-  Var forward(const Var& x);  // [..., in] -> [..., out]
-  Var weight, bias;           // [out, in], [out]
+  // [..., in] -> [..., out]; in int8 when quantised and no gradient is being recorded.
+  Var forward(const Var& x);
+  Var weight, bias;  // [out, in], [out]
+  std::shared_ptr<const Int8Matrix> weight_int8;  // Module::quantize_int8 fills it
   int64_t in_features, out_features;
 };
 

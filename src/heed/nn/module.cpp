@@ -3,6 +3,7 @@
 #include <set>
 
 #include "heed/core/rng.h"
+#include "heed/ops/int8_matrix.h"
 
 namespace heed::nn {
 
@@ -14,6 +15,29 @@ void Module::register_parameter(const std::string& name, Var* var, Tensor init) 
 
 void Module::register_module(const std::string& name, Module* child) {
   children_.emplace_back(name, child);
+}
+
+void Module::register_int8(Var* var, std::shared_ptr<const Int8Matrix>* slot) {
+  bool registered = false;
+  for (auto& [name, v] : params_) registered |= v == var;
+  HEED_CHECK(registered && slot, "register_int8: the parameter is not registered in this module");
+  int8_slots_.emplace_back(var, slot);
+}
+
+void Module::collect_all(const std::string& prefix, std::vector<NamedParameter>& out) {
+  for (auto& [name, var] : params_) {
+    Int8Slot slot = nullptr;
+    for (auto& [v, s] : int8_slots_)
+      if (v == var) slot = s;
+    out.push_back({prefix + name, var, slot});
+  }
+  for (auto& [name, child] : children_) child->collect_all(name.empty() ? prefix : prefix + name + ".", out);
+}
+
+std::vector<Module::NamedParameter> Module::all_parameters() {
+  std::vector<NamedParameter> out;
+  collect_all("", out);
+  return out;
 }
 
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out) {
@@ -35,19 +59,71 @@ std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
   std::set<std::string> known;
-  for (auto& [name, var] : named_parameters()) {
+  for (auto& [name, var, int8] : all_parameters()) {
     known.insert(name);
     auto it = state.find(name);
     HEED_CHECK(it != state.end(), "load_state_dict: missing parameter '", name, "' ",
                var->value().str());
+    auto scale = int8 ? state.find(name + kInt8ScaleSuffix) : state.end();
+    if (scale != state.end()) {  // the int8 form
+      known.insert(scale->first);
+      HEED_CHECK(it->second.shape() == var->shape(), "load_state_dict: int8 parameter '", name,
+                 "' is ", it->second.str(), ", the model needs ", var->value().str());
+      auto m = std::make_shared<const Int8Matrix>(Int8Matrix::from_stored(it->second, scale->second, name));
+      var->value().copy_(m->dequantize());
+      *int8 = std::move(m);
+      continue;
+    }
     HEED_CHECK(it->second.dtype() == DType::F32 && it->second.shape() == var->shape(),
                "load_state_dict: parameter '", name, "' is ", it->second.str(), ", the model needs ",
                var->value().str());
     var->value().copy_(it->second);
+    if (int8) int8->reset();  // f32 values: any int8 form held before is stale
   }
   if (strict)
     for (auto& [name, t] : state)
       HEED_CHECK(known.count(name), "load_state_dict: unexpected parameter '", name, "' ", t.str());
+}
+
+std::vector<std::string> Module::quantize_int8() {
+  std::vector<std::string> names;
+  for (auto& [name, var, int8] : all_parameters())
+    if (int8) {
+      try {
+        *int8 = std::make_shared<const Int8Matrix>(Int8Matrix::quantize(var->value()));
+      } catch (const Error& e) {
+        detail::fail("quantize_int8: parameter '", name, "': ", e.what());
+      }
+      names.push_back(name);
+    }
+  return names;
+}
+
+bool Module::quantized() {
+  for (auto& p : all_parameters())
+    if (p.int8 && *p.int8) return true;
+  return false;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::int8_state_dict() {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& [name, var, int8] : all_parameters()) {
+    if (int8 && *int8) {
+      out.emplace_back(name, (*int8)->stored_q());
+      out.emplace_back(name + kInt8ScaleSuffix, (*int8)->stored_scale());
+    } else {
+      out.emplace_back(name, var->value());
+    }
+  }
+  return out;
+}
+
+void Module::share_int8(Module& source) {
+  const std::vector<NamedParameter> mine = all_parameters(), theirs = source.all_parameters();
+  HEED_CHECK(mine.size() == theirs.size(), "share_int8: the modules have ", mine.size(), " and ",
+             theirs.size(), " parameters");
+  for (size_t i = 0; i < mine.size(); ++i)
+    if (mine[i].int8) *mine[i].int8 = theirs[i].int8 ? *theirs[i].int8 : nullptr;
 }
 
 int64_t Module::parameter_count() {

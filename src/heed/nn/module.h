@@ -4,13 +4,22 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "heed/autograd/variable.h"
 
+namespace heed {
+struct Int8Matrix;  // ops/int8_matrix.h
+}
+
 namespace heed::nn {
+
+// A quantised parameter N is stored as N (its int8 values) and N + kInt8ScaleSuffix (one f32
+// scale per row), as CTranslate2 names them ("weight", "weight_scale").
+inline constexpr const char* kInt8ScaleSuffix = "_scale";
 
 class Module {
  public:
@@ -23,7 +32,23 @@ class Module {
   std::vector<std::pair<std::string, Var*>> named_parameters();
   std::vector<std::pair<std::string, Tensor>> state_dict();
   // Copies values in. Errors name missing, unexpected (when strict) and mis-shaped entries.
+  // A parameter with an int8 form also loads from that form (i64 N within [-127, 127] and f32
+  // N_scale): the int8 weights are kept for inference and the f32 parameter gets their
+  // dequantised values (so training, gradients and f32 inference still work).
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+
+  // int8 inference (docs/compression.md). Layers register which parameters have an int8 form
+  // (Linear's weight, attention's packed projection); this quantises all of them per output
+  // channel and returns their names. Forward passes without gradient recording then run their
+  // GEMMs in int8. Embeddings, norms and biases stay f32.
+  std::vector<std::string> quantize_int8();
+  bool quantized();  // whether any parameter holds an int8 form
+  // state_dict() with the int8 forms: each quantised N as i64 values (a checkpoint stores them
+  // as I8) followed by N_scale.
+  std::vector<std::pair<std::string, Tensor>> int8_state_dict();
+  // Points this module's int8 forms at `source`'s (a replica of the same architecture, as
+  // train/data_parallel links its parameters), or clears them where `source` has none.
+  void share_int8(Module& source);
   int64_t parameter_count();
 
   void train(bool on = true);
@@ -36,11 +61,24 @@ class Module {
   // An empty `name` puts the child's parameters in this module's namespace (PyTorch layers whose
   // MLP is no submodule: nn.TransformerEncoderLayer's linear1, linear2).
   void register_module(const std::string& name, Module* child);
+  // `var` (registered here) has an int8 form, which quantize_int8 and load_state_dict put in
+  // `slot` (a member of this module; null while the module is f32).
+  void register_int8(Var* var, std::shared_ptr<const Int8Matrix>* slot);
 
  private:
+  using Int8Slot = std::shared_ptr<const Int8Matrix>*;
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out);
+  // Every parameter's name, Var and int8 slot (null for parameters without an int8 form).
+  struct NamedParameter {
+    std::string name;
+    Var* var;
+    Int8Slot int8;
+  };
+  void collect_all(const std::string& prefix, std::vector<NamedParameter>& out);
+  std::vector<NamedParameter> all_parameters();
 
   std::vector<std::pair<std::string, Var*>> params_;
+  std::vector<std::pair<Var*, Int8Slot>> int8_slots_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

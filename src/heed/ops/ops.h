@@ -10,10 +10,17 @@
 
 namespace heed {
 
+struct Int8Matrix;  // ops/int8_matrix.h
+
 // a [..., M, K] @ b [..., K, N] (same leading dims) or b [K, N] shared by every batch.
 Var matmul(const Var& a, const Var& b);
 // x [..., in] W[out, in]^T + bias[out]; bias may be an undefined Var.
 Var linear(const Var& x, const Var& weight, const Var& bias = Var());
+// The same through rows [row_begin, row_end) of an int8 weight (row_end -1: to the last), each
+// row of x quantised on the fly (kernels/int8.h). Inference only: it records no gradient, and
+// refuses an x that requires one while grad mode is on.
+Var linear_int8(const Var& x, const Int8Matrix& weight, const Var& bias = Var(), int64_t row_begin = 0,
+                int64_t row_end = -1);
 
 // Broadcasting element-wise arithmetic (NumPy rules).
 Var add(const Var& a, const Var& b);

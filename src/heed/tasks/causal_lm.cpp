@@ -188,9 +188,15 @@ void generate(const GenerateCommand& cmd) {
   }
 }
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_lm(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& causal_lm_entry() {
   static const TaskEntry entry{kCausalLm, "causal (GPT-style) language modelling; heed generate continues a prompt",
-                               train_command, eval_command, predict_command, nullptr};
+                               train_command, eval_command, predict_command, nullptr, false, false, module_of};
   return entry;
 }
 

@@ -536,9 +536,15 @@ void explain_command(const ExplainCommand& cmd) {
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_model(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& image_classification_entry() {
   static const TaskEntry entry{kImageClassification, "a Vision Transformer on IDX images (Fashion-MNIST layout)",
-                               train_command, eval_command, predict_command, explain_command};
+                               train_command, eval_command, predict_command, explain_command, false, false, module_of};
   return entry;
 }
 

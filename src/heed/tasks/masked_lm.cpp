@@ -192,9 +192,15 @@ void predict_command(const PredictCommand& cmd) {
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_mlm(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& masked_lm_entry() {
   static const TaskEntry entry{kMaskedLm, "masked-language-model pre-training of a text encoder", train_command,
-                               eval_command, predict_command, nullptr};
+                               eval_command, predict_command, nullptr, false, false, module_of};
   return entry;
 }
 

@@ -91,6 +91,9 @@ struct TaskEntry {
   void (*explain)(const ExplainCommand&);  // null: the task's models cannot be explained
   bool averages_checkpoints = false;        // eval takes several checkpoints (EvalCommand::more)
   bool decodes = false;                     // eval generates text and takes --beam (EvalCommand::beam)
+  // The checkpoint's model with its weights, as its own commands load it: what `heed quantize`
+  // transforms. Errors name the checkpoint.
+  std::unique_ptr<nn::Module> (*load_module)(const train::Checkpoint&) = nullptr;
 };
 
 // The entry of `name`; a heed::Error naming the known tasks otherwise.

@@ -400,10 +400,16 @@ void translate(const TranslateCommand& cmd, int in, std::FILE* out) {
   }
 }
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_seq2seq(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& seq2seq_entry() {
   static const TaskEntry entry{kSeq2Seq, "sequence to sequence (translation, summarisation): an encoder-decoder "
                                "Transformer", train_command, eval_command, predict_command, nullptr,
-                               false, true};
+                               false, true, module_of};
   return entry;
 }
 

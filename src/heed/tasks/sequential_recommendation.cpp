@@ -383,9 +383,15 @@ void predict_command(const PredictCommand&) {
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_sasrec(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& sequential_recommendation_entry() {
   static const TaskEntry entry{kSequentialRecommendation, "next-item recommendation (SASRec) from an interaction log",
-                               train_command, eval_command, predict_command, nullptr};
+                               train_command, eval_command, predict_command, nullptr, false, false, module_of};
   return entry;
 }
 

@@ -425,9 +425,15 @@ void explain_command(const ExplainCommand& cmd) {
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
+  return load_text_classifier(checkpoint).model;
+}
+}  // namespace
+
 const TaskEntry& text_classification_entry() {
   static const TaskEntry entry{kTextClassification, "a Transformer text encoder on JSONL/CSV/TSV records",
-                               train_command, eval_command, predict_command, explain_command, true};
+                               train_command, eval_command, predict_command, explain_command, true, false, module_of};
   return entry;
 }
 

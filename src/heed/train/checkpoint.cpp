@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "heed/io/json_limits.h"
 #include "heed/io/safetensors.h"
@@ -50,7 +51,13 @@ json parse_metadata_json(const std::string& text, const std::string& path, const
 
 void write_checkpoint(const std::string& path, nn::Module& model, const CheckpointMeta& meta,
                       const std::vector<std::pair<std::string, Tensor>>& optimizer_state) {
-  std::vector<std::pair<std::string, Tensor>> tensors = model.state_dict();
+  // A quantised model stores its int8 weights as I8 with their scales (docs/checkpoint-format.md).
+  const bool int8 = model.quantized();
+  std::vector<std::pair<std::string, Tensor>> tensors = int8 ? model.int8_state_dict() : model.state_dict();
+  std::set<std::string> store_as_i8;
+  for (size_t i = 0; int8 && i + 1 < tensors.size(); ++i)
+    if (tensors[i].second.dtype() == DType::I64 && tensors[i + 1].first == tensors[i].first + nn::kInt8ScaleSuffix)
+      store_as_i8.insert(tensors[i].first);
   for (const auto& [name, t] : optimizer_state) tensors.emplace_back(kOptimizerPrefix + name, t);
   std::map<std::string, std::string> metadata = meta.extra;
   metadata["format"] = kCheckpointFormat;
@@ -58,7 +65,7 @@ void write_checkpoint(const std::string& path, nn::Module& model, const Checkpoi
   metadata["model"] = meta.model;
   metadata["config"] = meta.config.dump();
   metadata["trainer"] = trainer_json(meta).dump();
-  io::write_safetensors(path, tensors, metadata);
+  io::write_safetensors(path, tensors, metadata, store_as_i8);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {

@@ -1,0 +1,29 @@
+// heed quantize: an int8 copy of a checkpoint (compress/quantize.h, docs/compression.md).
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.h"
+#include "heed/compress/quantize.h"
+
+namespace heed::cli {
+
+void register_quantize(CLI::App& app) {
+  static std::string checkpoint, out;
+  static bool overwrite = false;
+  auto* cmd = app.add_subcommand("quantize", "Quantise a checkpoint's Linear and attention weights to int8");
+  cmd->add_option("--checkpoint", checkpoint, "the f32 checkpoint (.safetensors)")->required();
+  cmd->add_option("--out", out, "the int8 checkpoint to write")->required();
+  cmd->add_flag("--overwrite", overwrite, "replace --out if it exists");
+  cmd->callback([] {
+    const train::Checkpoint ckpt = train::read_checkpoint(checkpoint);
+    const compress::QuantizeResult r = compress::quantize_checkpoint(ckpt, out, overwrite);
+    const double in_mb = double(std::filesystem::file_size(checkpoint)) / 1e6;
+    const double out_mb = double(std::filesystem::file_size(out)) / 1e6;
+    std::printf("quantised %zu weight matrices to int8 (%lld values; %lld stay f32: embeddings, norms, "
+                "biases)\n%s: %.2f MB (%s: %.2f MB with its optimiser state; model weights in f32: %.2f MB)\n",
+                r.layers.size(), (long long)r.int8_values, (long long)r.f32_values, out.c_str(), out_mb,
+                checkpoint.c_str(), in_mb, 4.0 * double(r.int8_values + r.f32_values) / 1e6);
+  });
+}
+
+}  // namespace heed::cli

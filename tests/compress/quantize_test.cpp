@@ -1,0 +1,223 @@
+// int8 quantisation of whole models: a quantised ViT stays within a stated tolerance of its f32
+// logits, the int8 checkpoint stores I8 weights with their scales and reloads to the same
+// outputs bit for bit, and bad or repeated requests are refused with clear errors.
+#include "heed/compress/quantize.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_util.h"
+#include "heed/core/error.h"
+#include "heed/nn/models/vit.h"
+#include "heed/ops/int8_matrix.h"
+#include "heed/ops/ops.h"
+#include "heed/tasks/image_classification.h"
+#include "heed/train/data_parallel.h"
+#include "test_files.h"
+
+namespace heed {
+namespace {
+
+nn::VitConfig small_vit() {
+  nn::VitConfig c;
+  c.image_height = c.image_width = 16;
+  c.patch_size = 4;
+  c.dim = 32;
+  c.depth = 2;
+  c.heads = 4;
+  c.num_classes = 5;
+  return c;
+}
+
+// The safetensors header of a file, as JSON (the dtypes as stored).
+nlohmann::json header_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  std::string text(n, '\0');
+  in.read(text.data(), std::streamsize(n));
+  return nlohmann::json::parse(text);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Int8Model, QuantizedVitStaysNearItsF32Logits) {
+  nn::VisionTransformer model(small_vit(), 3);
+  model.eval();
+  Rng rng(9);
+  const Var images(Tensor::uniform({16, 1, 16, 16}, rng, 0.f, 1.f));
+  Tensor f32;
+  {
+    NoGradGuard no_grad;
+    f32 = model.forward(images).value().clone();
+  }
+  const std::vector<std::string> names = model.quantize_int8();
+  // Per block: the packed QKV, the output projection, fc1 and fc2; then the head.
+  std::vector<std::string> want;
+  for (int b = 0; b < 2; ++b)
+    for (const char* p : {"attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight"})
+      want.push_back("blocks." + std::to_string(b) + "." + p);
+  want.push_back("head.weight");
+  EXPECT_EQ(names, want);
+  EXPECT_TRUE(model.quantized());
+
+  Tensor int8;
+  {
+    NoGradGuard no_grad;
+    int8 = model.forward(images).value().clone();
+  }
+  double worst = 0, range = 0;
+  int64_t same_class = 0;
+  for (int64_t i = 0; i < 16; ++i) {
+    int64_t a = 0, b = 0;
+    for (int64_t j = 0; j < 5; ++j) {
+      const float x = f32.f32()[i * 5 + j], y = int8.f32()[i * 5 + j];
+      worst = std::max(worst, std::fabs(double(x) - y));
+      range = std::max(range, std::fabs(double(x)));
+      if (x > f32.f32()[i * 5 + a]) a = j;
+      if (y > int8.f32()[i * 5 + b]) b = j;
+    }
+    same_class += a == b;
+  }
+  // The stated tolerance: 3% of the largest logit (8-bit steps on weights and activations).
+  EXPECT_LE(worst, 0.03 * range) << "worst " << worst << " of logits up to " << range;
+  EXPECT_GT(worst, 0.0) << "the int8 path did not run";
+  EXPECT_GE(same_class, 15);
+
+  // With gradients recorded the f32 weights serve, unchanged by quantising.
+  const Tensor again = model.forward(images).value();
+  for (int64_t i = 0; i < f32.numel(); ++i) ASSERT_EQ(again.f32()[i], f32.f32()[i]) << i;
+}
+
+TEST(Int8Model, DataParallelReplicasRunTheInt8Weights) {
+  // heed eval predicts through one replica per thread: each must use the int8 weights, not the
+  // f32 ones (which differ from int8 results by ~1e-2, far above the tolerance here).
+  nn::VisionTransformer model(small_vit(), 3);
+  model.eval();
+  model.quantize_int8();
+  Rng rng(6);
+  const Tensor images = Tensor::uniform({6, 1, 16, 16}, rng, 0.f, 1.f);
+  train::DataParallel parallel(model, 2);
+  nn::Batch data;
+  data.tensors = {{"images", images}};
+  const Tensor split = parallel.predict(data).logits.value();
+  NoGradGuard no_grad;
+  const Tensor whole = model.forward(Var(images)).value();
+  for (int64_t i = 0; i < whole.numel(); ++i) ASSERT_NEAR(split.f32()[i], whole.f32()[i], 1e-5) << i;
+}
+
+TEST(Int8Model, CheckpointStoresI8AndReloadsToTheSameOutputs) {
+  test::ScratchDir dir("heed_int8_");
+  const std::string f32_path = dir / "f32.safetensors", int8_path = dir / "int8.safetensors";
+  test::write_tiny_vit_checkpoint(f32_path, 8);
+  const compress::QuantizeResult r = compress::quantize_checkpoint(train::read_checkpoint(f32_path), int8_path);
+  EXPECT_EQ(r.layers.size(), 5u);  // qkv, proj, fc1, fc2 of one block, and the head
+
+  const nlohmann::json header = header_of(int8_path);
+  EXPECT_EQ(header.at("blocks.0.attn.qkv.weight").at("dtype"), "I8");
+  EXPECT_EQ(header.at("blocks.0.attn.qkv.weight_scale").at("dtype"), "F32");
+  EXPECT_EQ(header.at("blocks.0.attn.qkv.weight_scale").at("shape"), nlohmann::json::array({48}));
+  EXPECT_EQ(header.at("head.weight").at("dtype"), "I8");
+  EXPECT_EQ(header.at("blocks.0.attn.qkv.bias").at("dtype"), "F32");
+  EXPECT_EQ(header.at("pos_embed").at("dtype"), "F32");
+  for (auto& [name, entry] : header.items()) EXPECT_EQ(name.rfind("optimizer.", 0), std::string::npos) << name;
+  const nlohmann::json q = nlohmann::json::parse(header.at("__metadata__").at(compress::kQuantizationKey).get<std::string>());
+  EXPECT_EQ(q.at("scheme"), "int8");
+  EXPECT_EQ(q.at("layers").size(), 5u);
+
+  // The same model quantised in memory and the reloaded file give identical logits.
+  tasks::LoadedModel in_memory = tasks::load_model(f32_path);
+  in_memory.model->quantize_int8();
+  tasks::LoadedModel reloaded = tasks::load_model(int8_path);
+  EXPECT_TRUE(reloaded.model->quantized());
+  Rng rng(2);
+  const Var images(Tensor::uniform({4, 1, 8, 8}, rng, 0.f, 1.f));
+  NoGradGuard no_grad;
+  const Tensor a = in_memory.model->forward(images).value(), b = reloaded.model->forward(images).value();
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+  // Its f32 parameters hold the dequantised weights.
+  const Tensor w = reloaded.model->head.weight.value(), dq = reloaded.model->head.weight_int8->dequantize();
+  for (int64_t i = 0; i < w.numel(); ++i) ASSERT_EQ(w.f32()[i], dq.f32()[i]);
+}
+
+TEST(Int8Model, RefusesAQuantizedCheckpointAnExistingOutAndItsOwnPath) {
+  test::ScratchDir dir("heed_int8_");
+  const std::string f32_path = dir / "f32.safetensors", int8_path = dir / "int8.safetensors";
+  test::write_tiny_vit_checkpoint(f32_path, 8);
+  compress::quantize_checkpoint(train::read_checkpoint(f32_path), int8_path);
+  const train::Checkpoint quantized = train::read_checkpoint(int8_path);
+  EXPECT_TRUE(compress::is_quantized(quantized));
+  EXPECT_NE(error_of([&] { compress::quantize_checkpoint(quantized, dir / "again.safetensors"); })
+                .find("already quantised"),
+            std::string::npos);
+  const train::Checkpoint f32 = train::read_checkpoint(f32_path);
+  EXPECT_NE(error_of([&] { compress::quantize_checkpoint(f32, int8_path); }).find("exists"), std::string::npos);
+  EXPECT_NE(error_of([&] { compress::quantize_checkpoint(f32, f32_path, true); }).find("another --out"),
+            std::string::npos);
+  compress::quantize_checkpoint(f32, int8_path, true);  // --overwrite
+}
+
+TEST(Int8Model, BadInt8ValuesNameTheWeight) {
+  nn::VisionTransformer model(small_vit(), 1);
+  std::map<std::string, Tensor> state;
+  for (auto& [name, t] : model.state_dict()) state[name] = t;
+  Tensor q = Tensor::zeros({5, 32}, DType::I64);
+  q.i64()[7] = 200;
+  state["head.weight"] = q;
+  state["head.weight_scale"] = Tensor::full({5}, 0.01f);
+  const std::string e = error_of([&] { model.load_state_dict(state); });
+  EXPECT_NE(e.find("head.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("200"), std::string::npos) << e;
+  q.i64()[7] = 1;
+  state["head.weight_scale"] = Tensor::full({5}, -1.f);
+  EXPECT_NE(error_of([&] { model.load_state_dict(state); }).find("head.weight_scale"), std::string::npos);
+  state["head.weight_scale"] = Tensor::full({4}, 0.01f);
+  EXPECT_NE(error_of([&] { model.load_state_dict(state); }).find("head.weight_scale"), std::string::npos);
+  // A scale for a parameter without an int8 form (a norm) is an unexpected entry.
+  state["head.weight_scale"] = Tensor::full({5}, 0.01f);
+  state["norm.weight_scale"] = Tensor::full({32}, 0.01f);
+  EXPECT_NE(error_of([&] { model.load_state_dict(state); }).find("unexpected parameter 'norm.weight_scale'"),
+            std::string::npos);
+}
+
+TEST(Int8Model, LoadingF32WeightsDropsTheInt8Form) {
+  nn::VisionTransformer model(small_vit(), 1);
+  model.quantize_int8();
+  std::map<std::string, Tensor> state;
+  for (auto& [name, t] : model.state_dict()) state[name] = t.clone();
+  model.load_state_dict(state);
+  EXPECT_FALSE(model.quantized());
+}
+
+TEST(Int8Model, LinearInt8IsInferenceOnly) {
+  Rng rng(4);
+  const Int8Matrix w = Int8Matrix::quantize(Tensor::randn({3, 4}, rng));
+  const Var x(Tensor::randn({2, 4}, rng), true);
+  EXPECT_NE(error_of([&] { linear_int8(x, w); }).find("inference-only"), std::string::npos);
+  NoGradGuard no_grad;
+  EXPECT_EQ(linear_int8(x, w).value().shape(), (Shape{2, 3}));
+  EXPECT_EQ(linear_int8(x, w, Var(), 1, 3).value().shape(), (Shape{2, 2}));
+  EXPECT_THROW(linear_int8(x, w, Var(), 2, 5), Error);
+  EXPECT_THROW(linear_int8(Var(Tensor::randn({2, 5}, rng)), w), Error);
+}
+
+}  // namespace
+}  // namespace heed
