@@ -6,11 +6,19 @@
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py vit [--config configs/vit-fashion-mnist.json]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 bench/compare_pytorch.py int8 [--config ...] [--image-size 176 --channels 3]
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py text [--config configs/text-spamassassin.json]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py sasrec [--config configs/sasrec-movielens.json]
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
         /usr/bin/python3 bench/compare_pytorch.py generate [--config configs/lm-ddtp.json] [--lengths 32 128 512]
+
+`int8`: heed's int8 inference (`heed bench vit --int8 --infer-only`) against PyTorch's
+`quantize_dynamic` of the identical ViT (every Linear to qint8; the onednn and qnnpack engines
+Debian's torch has, the faster one per round is the baseline), each against its own fp32 in the
+same round; `--image-size 176 --channels 3 --config bench/configs/vit-base-shaped.json` is the
+BERT-base-shaped encoder of docs/compression.md (12 layers, width 768, 12 heads, 122 tokens).
 
 `vit`: the identical Vision Transformer (timm's architecture: conv patch embedding, class token,
 position embedding, pre-norm blocks with a packed qkv Linear, GELU MLP, final norm, linear head)
@@ -495,9 +503,59 @@ def compare_generate(args):
     print(f"heed's sgemm (oneDNN, n = 1024) in the same run: {sgemm['results'][0]['gflops']:.0f} GFLOP/s")
 
 
+def compare_int8(args):
+    """heed's int8 inference (Module::quantize_int8) against torch.ao.quantization.quantize_dynamic
+    (qint8 weights per output channel, activations quantised per tensor at run time) on the same
+    ViT-shaped model, both against their own fp32 in the same round."""
+    import copy
+    cfg = json.load(open(args.config))
+    m = cfg["model"]
+    batch = args.batch or cfg["train"]["batch_size"]
+    model = TorchViT(args.image_size, args.channels, 10, m["patch_size"], m["dim"], m["depth"], m["heads"],
+                     m.get("mlp_ratio", 4.0), m.get("layer_norm_eps", 1e-6)).eval()
+    engines = [e for e in ("onednn", "qnnpack") if e in torch.backends.quantized.supported_engines]
+    x = torch.randn(batch, args.channels, args.image_size, args.image_size)
+
+    def torch_rates():
+        rates = {}
+        with torch.no_grad():
+            rates["fp32"] = batch / median_ms(lambda: model(x), args.steps) * 1e3
+            for engine in engines:
+                torch.backends.quantized.engine = engine
+                q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
+                                                           dtype=torch.qint8)
+                rates[engine] = batch / median_ms(lambda: q(x), args.steps) * 1e3
+        return rates
+
+    def heed_rates():
+        out = subprocess.check_output([args.heed, "bench", "vit", "--config", args.config, "--batch",
+                                       str(batch), "--threads", str(args.threads), "--steps", str(args.steps),
+                                       "--image-size", str(args.image_size), "--channels", str(args.channels),
+                                       "--infer-only", "--int8", "--json"])
+        h = json.loads(out)
+        return h["infer_images_per_s"], h["infer_int8_images_per_s"]
+
+    print(f"{'round':>6} {'torch fp32':>11} " + " ".join(f"{'torch ' + e:>13}" for e in engines) +
+          f" {'heed fp32':>10} {'heed int8':>10} {'heed int8/fp32':>15} {'heed/torch int8':>16}   (images/s)")
+    own, versus = [], []
+    for r in range(args.rounds):
+        t = torch_rates()
+        hf, hq = heed_rates()
+        best = max(t[e] for e in engines)
+        own.append(hq / hf)
+        versus.append(hq / best)
+        print(f"{r + 1:>6} {t['fp32']:>11.1f} " + " ".join(f"{t[e]:>13.1f}" for e in engines) +
+              f" {hf:>10.1f} {hq:>10.1f} {hq / hf:>14.2f}x {hq / best:>15.2f}x", flush=True)
+    print(f"int8 {args.config} at {args.image_size} px, {args.channels} channels: batch {batch}, "
+          f"{(args.image_size // m['patch_size']) ** 2 + 1} tokens, {args.rounds} rounds of {args.steps} steps; "
+          f"torch's best engine per round is the baseline")
+    print(f"median: heed int8 {statistics.median(own):.2f}x heed fp32, "
+          f"{statistics.median(versus):.2f}x torch quantize_dynamic")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["attention", "vit", "text", "sasrec", "generate"])
+    parser.add_argument("what", choices=["attention", "vit", "int8", "text", "sasrec", "generate"])
     parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128, 512], help="generate: output lengths")
     parser.add_argument("--config", default=None, help="default: configs/vit-fashion-mnist.json "
                         "(vit), configs/text-spamassassin.json (text)")
@@ -508,6 +566,8 @@ def main():
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--image-size", type=int, default=28, help="int8: square image side")
+    parser.add_argument("--channels", type=int, default=1, help="int8: image channels")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--count", type=int, default=24, help="text: training batches timed")
     parser.add_argument("--work", default="/tmp/heed-compare", help="text: where the batches file goes")
@@ -521,6 +581,9 @@ def main():
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     if args.what == "vit":
         compare_vit(args)
+        return
+    if args.what == "int8":
+        compare_int8(args)
         return
     if args.what == "text":
         compare_text(args)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "commands.h"
 #include "heed/core/parallel.h"
@@ -17,7 +18,7 @@ namespace heed::cli {
 
 namespace {
 struct VitBenchArgs {
-  std::string config;
+  std::string config, checkpoint;
   int64_t batch = 0, image_size = 28, channels = 1, classes = 10, steps = 10;
   int threads = 0;
   bool json = false;
@@ -30,15 +31,33 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void run(const VitBenchArgs& a) {
-  nlohmann::json json = train::read_json_file(a.config);
-  tasks::ImageClassifierConfig config = tasks::parse_config(json);
+void run(VitBenchArgs a) {
+  HEED_CHECK(a.config.empty() != a.checkpoint.empty(), "bench vit: give --config or --checkpoint (one of them)");
+  std::unique_ptr<nn::VisionTransformer> loaded;
+  int64_t config_batch = 0;
+  if (!a.checkpoint.empty()) {
+    // A trained (or int8) checkpoint: inference only, at its own image shape.
+    tasks::LoadedModel m = tasks::load_model(a.checkpoint);
+    const nn::VitConfig& c = m.info.config.model;
+    a.image_size = c.image_height;
+    a.channels = c.channels;
+    a.classes = c.num_classes;
+    a.infer_only = true;
+    config_batch = m.info.config.data.eval_batch_size;
+    loaded = std::move(m.model);
+    a.config = a.checkpoint;
+  } else {
+    tasks::ImageClassifierConfig config = tasks::parse_config(train::read_json_file(a.config));
+    config.model.image_height = config.model.image_width = a.image_size;
+    config.model.channels = a.channels;
+    config.model.num_classes = a.classes;
+    config_batch = config.train.batch_size;
+    loaded = std::make_unique<nn::VisionTransformer>(config.model, 1);
+  }
   if (a.threads > 0) set_num_threads(a.threads);
-  config.model.image_height = config.model.image_width = a.image_size;
-  config.model.channels = a.channels;
-  config.model.num_classes = a.classes;
-  const int64_t batch = a.batch > 0 ? a.batch : config.train.batch_size;
-  nn::VisionTransformer model(config.model, 1);
+  nn::VisionTransformer& model = *loaded;
+  const bool was_int8 = model.quantized();
+  const int64_t batch = a.batch > 0 ? a.batch : config_batch;
   optim::AdamW optimizer(optim::make_params(model.named_parameters()));
   Rng rng(2);
   const Tensor x = Tensor::randn({batch, a.channels, a.image_size, a.image_size}, rng);
@@ -69,24 +88,26 @@ void run(const VitBenchArgs& a) {
     }
     return double(batch) / median(seconds);
   };
-  const double infer_ips = time_inference();
+  const double infer_ips = time_inference();  // an int8 checkpoint's own (int8) inference
   double int8_ips = 0;
-  if (a.int8) {
+  if (a.int8 && !was_int8) {
     model.quantize_int8();
     int8_ips = time_inference();
   }
   const double train_ips = train_s.empty() ? 0 : double(batch) / median(train_s);
   if (a.json) {
     nlohmann::json out{{"config", a.config}, {"batch", batch}, {"threads", num_threads()},
-                       {"parameters", model.parameter_count()}, {"infer_images_per_s", infer_ips}};
+                       {"parameters", model.parameter_count()}, {"infer_images_per_s", infer_ips},
+                       {"int8", was_int8}};
     if (!a.infer_only) out["train_images_per_s"] = train_ips;
-    if (a.int8) out["infer_int8_images_per_s"] = int8_ips;
+    if (a.int8 && !was_int8) out["infer_int8_images_per_s"] = int8_ips;
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("ViT %s (%ld parameters), batch %ld, %d threads: train %.1f images/s, inference %.1f images/s\n",
-                a.config.c_str(), long(model.parameter_count()), long(batch), num_threads(), train_ips,
-                infer_ips);
-    if (a.int8)
+    std::printf("ViT %s (%ld parameters), batch %ld, %d threads: ", a.config.c_str(), long(model.parameter_count()),
+                long(batch), num_threads());
+    if (!a.infer_only) std::printf("train %.1f images/s, ", train_ips);
+    std::printf("inference %.1f images/s%s\n", infer_ips, was_int8 ? " (int8: the checkpoint's own)" : "");
+    if (a.int8 && !was_int8)
       std::printf("int8 inference %.1f images/s (%.2fx f32)\n", int8_ips, int8_ips / infer_ips);
   }
 }
@@ -95,7 +116,9 @@ void run(const VitBenchArgs& a) {
 void register_bench_vit(CLI::App& bench) {
   static VitBenchArgs a;
   auto* cmd = bench.add_subcommand("vit", "Training and inference images/s of a ViT config");
-  cmd->add_option("--config", a.config, "JSON config")->required();
+  cmd->add_option("--config", a.config, "JSON config (random weights)");
+  cmd->add_option("--checkpoint", a.checkpoint, "or a trained checkpoint, f32 or int8 (inference only, its image "
+                                                "shape; --int8 also times an f32 one quantised)");
   cmd->add_option("--batch", a.batch, "batch size (default: the config's)")->check(CLI::PositiveNumber);
   cmd->add_option("--image-size", a.image_size, "square image side")->check(CLI::PositiveNumber);
   cmd->add_option("--channels", a.channels)->check(CLI::PositiveNumber);

@@ -23,6 +23,7 @@ void register_explain(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_tokenizer(CLI::App& app);
 void register_quantize(CLI::App& app);
+void register_prune(CLI::App& app);
 void register_bench_vit(CLI::App& bench);  // under `heed bench`
 void register_bench_attention(CLI::App& bench);  // under `heed bench`
 void register_bench_text(CLI::App& bench);  // under `heed bench`

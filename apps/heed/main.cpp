@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   heed::cli::register_bench(app);
   heed::cli::register_tokenizer(app);
   heed::cli::register_quantize(app);
+  heed::cli::register_prune(app);
   if (!check_command_name(app, argc, argv)) return 2;
   int status = 0;
   try {

@@ -19,6 +19,7 @@
 
 #include "cli_util.h"
 #include "heed/core/error.h"
+#include "heed/kernels/int8.h"
 #include "heed/nn/models/vit.h"
 #include "heed/ops/int8_matrix.h"
 #include "heed/ops/ops.h"
@@ -97,8 +98,10 @@ TEST(Int8Model, QuantizedVitStaysNearItsF32Logits) {
     }
     same_class += a == b;
   }
-  // The stated tolerance: 3% of the largest logit (8-bit steps on weights and activations).
-  EXPECT_LE(worst, 0.03 * range) << "worst " << worst << " of logits up to " << range;
+  // The stated tolerance: 3% of the largest logit with 8-bit steps on weights and activations;
+  // without VNNI the activations get 7 bits (kernels/int8.h), so the step and the bound double.
+  const double tolerance = 0.03 * 127.0 / kernels::int8_activation_levels();
+  EXPECT_LE(worst, tolerance * range) << "worst " << worst << " of logits up to " << range;
   EXPECT_GT(worst, 0.0) << "the int8 path did not run";
   EXPECT_GE(same_class, 15);
 

@@ -67,6 +67,19 @@ def safetensors_corpus():
     write(t, "valid_unpadded", safetensors({"x": {"dtype": "U8", "shape": [3], "data_offsets": [0, 3]}},
                                            b"abc", pad=False))
     write(t, "valid_no_tensors", safetensors({}))
+    # An int8 checkpoint's layout (docs/checkpoint-format.md): I8 weights, an F32 scale per output
+    # row, the quantization metadata; and a bf16 weight as Hugging Face stores one.
+    write(t, "valid_int8_checkpoint", safetensors(
+        {"__metadata__": {"format": "heed", "quantization": "int8"},
+         "fc.weight": {"dtype": "I8", "shape": [2, 3], "data_offsets": [0, 6]},
+         "fc.weight_scale": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]},
+         "fc.bias": {"dtype": "BF16", "shape": [2], "data_offsets": [16, 20]}},
+        struct.pack("<6b", -127, 0, 127, 5, -5, 1) + bytes(2) + struct.pack("<2f", 0.01, 0.02) +
+        struct.pack("<2H", 0x3f80, 0xbf00)))
+    write(t, "bad_bf16_odd_bytes", safetensors({"b": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 5]}},
+                                               bytes(5)))
+    write(t, "bad_i8_past_end", safetensors({"q": {"dtype": "I8", "shape": [4, 4], "data_offsets": [0, 16]}},
+                                            bytes(9)))
     # Broken ones.
     good = safetensors({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}, f32)
     write(t, "bad_truncated_data", good[:-3])

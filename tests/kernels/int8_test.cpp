@@ -96,7 +96,7 @@ TEST(Int8Kernels, GemmIsExactAgainstAnIntegerReference) {
   // Odd sizes around oneDNN's blocking, one row (decoding), and a deep K where int16 pair sums
   // would overflow if the 7-bit rule were broken.
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {1, 64, 768}, {7, 5, 3},
-                         {33, 65, 129}, {128, 96, 3072}, {3, 2, 0}}) {
+                         {33, 65, 129}, {300, 192, 64}, {128, 96, 3072}, {3, 2, 0}}) {
     const std::vector<int8_t> a = random_int8(m * k, levels, rng);
     std::vector<int8_t> b = random_int8(n * k, 127, rng);
     if (n * k > 0) b[0] = 127, b[size_t(n * k - 1)] = -127;  // the weights' extremes
@@ -191,6 +191,34 @@ TEST(Int8Kernels, LinearWithoutBiasAndOnZeroRows) {
   EXPECT_NEAR(y[3], 10.f, 4 * 2.0 / int8_activation_levels() + 1e-5);
   EXPECT_NEAR(y[4], 2.f, 1e-5);  // 0.5 is exactly `levels` steps of 0.5 / levels
   EXPECT_NEAR(y[5], 0.f, 1e-5);
+}
+
+TEST(Int8Kernels, CachedPackedWeightsGiveTheUncachedResultsBitForBit) {
+  // One cache serves a layer for every batch shape and, for a packed projection, every slice of
+  // its rows: each (slice, shape) must find its own packed weights, never another's.
+  Rng rng(9);
+  const int64_t k = 64, n = 96, half = n / 2;
+  const std::vector<float> w = random_floats(n * k, 0.1f, rng), bias = random_floats(n, 1.f, rng);
+  std::vector<int8_t> w_q(w.size());
+  std::vector<float> w_scale(static_cast<size_t>(n));
+  std::vector<int32_t> w_sums(static_cast<size_t>(n));
+  quantize_rows(w.data(), n, k, 127, w_q.data(), w_scale.data());
+  int8_row_sums(w_q.data(), n, k, w_sums.data());
+  Int8WeightCache cache;
+  for (int round = 0; round < 2; ++round)  // the second round reuses every packed form
+    for (int64_t m : {1, 17, 300, 17}) {
+      const std::vector<float> x = random_floats(m * k, 1.f, rng);
+      for (int64_t first : {int64_t{0}, half}) {
+        const int64_t rows = first == 0 ? n : half;  // the whole matrix, then its second half
+        std::vector<float> cached(size_t(m * rows)), fresh(size_t(m * rows));
+        const size_t at = size_t(first);
+        int8_linear(x.data(), m, k, w_q.data() + at * size_t(k), w_scale.data() + at, w_sums.data() + at,
+                    rows, bias.data() + at, cached.data(), &cache);
+        int8_linear(x.data(), m, k, w_q.data() + at * size_t(k), w_scale.data() + at, w_sums.data() + at,
+                    rows, bias.data() + at, fresh.data());
+        ASSERT_EQ(cached, fresh) << "m " << m << ", rows from " << first << ", round " << round;
+      }
+    }
 }
 
 }  // namespace

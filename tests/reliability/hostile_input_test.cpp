@@ -880,6 +880,18 @@ TEST_F(HostileInput, BenchVitRefusesNegativeThreads) {
                      "--threads");
 }
 
+TEST_F(HostileInput, BenchVitTakesAConfigOrACheckpointNotBoth) {
+  const CliResult r = run({"bench", "vit", "--config", config_.string(), "--checkpoint", "x.safetensors",
+                           "--steps", "1"}, 30);
+  EXPECT_TRUE(r.exited && r.exit_code != 0) << r.err;
+  EXPECT_NE(r.err.find("--config or --checkpoint"), std::string::npos) << r.err;
+}
+
+TEST_F(HostileInput, PruneRefusesBadFractionsAndSampleCounts) {
+  EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--curve", "0.2", "1.5"}, 30), "--curve");
+  EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--samples", "-4"}, 30), "--samples");
+}
+
 TEST_F(HostileInput, BenchAttentionRefusesNegativeKvSeq) {
   EXPECT_USAGE_ERROR(run({"bench", "attention", "--kv-seq", "-3", "--seq", "8", "--heads", "1", "--head-dim",
                           "4", "--reps", "1"},

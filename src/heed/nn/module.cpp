@@ -132,6 +132,11 @@ int64_t Module::parameter_count() {
   return n;
 }
 
+void Module::for_each_module(const std::function<void(Module&)>& visit) {
+  visit(*this);
+  for (auto& [name, child] : children_) child->for_each_module(visit);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

@@ -3,6 +3,7 @@
 // state dict maps 1:1 onto a PyTorch model's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,8 @@ class Module {
   // train/data_parallel links its parameters), or clears them where `source` has none.
   void share_int8(Module& source);
   int64_t parameter_count();
+  // This module, then each child's tree, in registration order (what PyTorch's modules() visits).
+  void for_each_module(const std::function<void(Module&)>& visit);
 
   void train(bool on = true);
   void eval() { train(false); }

@@ -32,7 +32,8 @@ Var linear_int8(const Var& x_var, const Int8Matrix& w, const Var& b_var, int64_t
   Tensor y = Tensor::empty(y_shape);
   const size_t first = static_cast<size_t>(row_begin);
   kernels::int8_linear(x.f32(), rows, in, w.q.data() + first * size_t(in), w.scale.data() + first,
-                       w.row_sums.data() + first, out, b.defined() ? b.f32() : nullptr, y.f32());
+                       w.row_sums.data() + first, out, b.defined() ? b.f32() : nullptr, y.f32(),
+                       w.packed.get());
   return Var(y);
 }
 

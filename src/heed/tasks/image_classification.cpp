@@ -349,19 +349,27 @@ int train_command(const TrainCommand& cmd) {
   return 0;
 }
 
-void eval_command(const EvalCommand& cmd) {
-  LoadedModel m = load_model(cmd.checkpoint);
-  const std::string dir = cmd.data.empty() ? m.info.config.data.dir : cmd.data;
-  const std::string split = cmd.split.empty() ? "t10k" : cmd.split;
+// The IDX split `split` (default t10k) of `dir` (default: the trained-on directory), checked
+// against the model and normalised as in training.
+data::ImageSet load_eval_set(const LoadedModel& m, const std::string& checkpoint_path, const std::string& data,
+                             const std::string& split_in) {
+  const std::string dir = data.empty() ? m.info.config.data.dir : data;
+  const std::string split = split_in.empty() ? "t10k" : split_in;
   data::ImageSet set = data::load_idx_split(dir, split);
   const nn::VitConfig& c = m.info.config.model;
   HEED_CHECK(set.images.size(1) == c.channels && set.images.size(2) == c.image_height &&
                  set.images.size(3) == c.image_width,
              dir, ": images are ", set.images.size(1), "x", set.images.size(2), "x", set.images.size(3), " but ",
-             cmd.checkpoint.path, " was trained on ", c.channels, "x", c.image_height, "x", c.image_width);
+             checkpoint_path, " was trained on ", c.channels, "x", c.image_height, "x", c.image_width);
   HEED_CHECK(set.num_classes <= c.num_classes, dir, ": labels reach class ", set.num_classes - 1,
              " but the model has ", c.num_classes, " classes");
   data::normalize_inplace(set.images, m.info.normalization);
+  return set;
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedModel m = load_model(cmd.checkpoint);
+  const data::ImageSet set = load_eval_set(m, cmd.checkpoint.path, cmd.data, cmd.split);
   const train::EvalResult e = evaluate(*m.model, set.images, set.labels, m.info.config.data.eval_batch_size,
                                        m.info.config.data.class_names);
   if (cmd.json) {
@@ -540,11 +548,26 @@ namespace {
 std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
   return load_model(checkpoint).model;
 }
+
+PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
+  LoadedModel m = load_model(checkpoint);
+  // The splits as heed names them for images: the IDX prefixes.
+  const std::string prefix = split == "train" ? "train" : split == "test" || split.empty() ? "t10k" : split;
+  const data::ImageSet set = load_eval_set(m, checkpoint.path, data, prefix);
+  PruneSubject s;
+  s.data = std::make_unique<ImageDataset>(set, data::AugmentOptions{});
+  s.plan = std::make_unique<train::ShuffledBatches>(all_indices(set.images.size(0)), m.info.config.data.eval_batch_size,
+                                                    false, false, 0);
+  s.task = std::make_unique<ClassificationTask>(kImageClassification, m.info.config.data.class_names, 0.f);
+  s.model = std::move(m.model);
+  return s;
+}
 }  // namespace
 
 const TaskEntry& image_classification_entry() {
   static const TaskEntry entry{kImageClassification, "a Vision Transformer on IDX images (Fashion-MNIST layout)",
-                               train_command, eval_command, predict_command, explain_command, false, false, module_of};
+                               train_command, eval_command, predict_command, explain_command, false, false, module_of,
+                               prune_subject};
   return entry;
 }
 

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "heed/core/error.h"
+#include "heed/train/batch_loader.h"
 #include "heed/train/checkpoint.h"
 #include "heed/train/run_directory.h"
+#include "heed/train/task.h"
 
 namespace heed::tasks {
 
@@ -82,6 +84,16 @@ struct ExplainCommand {
   int64_t samples = 1000;
 };
 
+// What `heed prune` measures a checkpoint's heads on: its model with the weights loaded, the
+// task's loss and evaluation, and the records of one data set as its eval reads them.
+struct PruneSubject {
+  std::unique_ptr<nn::Model> model;
+  std::unique_ptr<train::Task> task;
+  std::unique_ptr<train::Dataset> data;
+  std::unique_ptr<train::BatchPlan> plan;  // every record, in order, in the task's eval batches
+  std::shared_ptr<void> owned;             // whatever the above refer to (a tokenizer, ...)
+};
+
 struct TaskEntry {
   const char* name;
   const char* summary;  // one line for `heed train --help`
@@ -94,6 +106,11 @@ struct TaskEntry {
   // The checkpoint's model with its weights, as its own commands load it: what `heed quantize`
   // transforms. Errors name the checkpoint.
   std::unique_ptr<nn::Module> (*load_module)(const train::Checkpoint&) = nullptr;
+  // The checkpoint measured on `data` (a path as eval's --data; empty: the task's default for
+  // `split`) and `split` ("train" or "test", as the task names its splits). Null: heed prune
+  // does not take the task's checkpoints.
+  PruneSubject (*prune_subject)(const train::Checkpoint&, const std::string& data, const std::string& split) =
+      nullptr;
 };
 
 // The entry of `name`; a heed::Error naming the known tasks otherwise.

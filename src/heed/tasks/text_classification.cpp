@@ -429,11 +429,29 @@ namespace {
 std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
   return load_text_classifier(checkpoint).model;
 }
+
+PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
+  LoadedTextClassifier m = load_text_classifier(checkpoint);
+  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a text classifier's splits are train "
+             "and test (data.train, data.test), not '", split, "'");
+  const std::string path = !data.empty() ? data : split == "train" ? m.config.data.input.train : m.config.data.input.test;
+  HEED_CHECK(!path.empty(), checkpoint.path, ": no data.", split == "train" ? "train" : "test",
+             " in its config; give --data FILE");
+  const Split records = read_labelled(path, m.config.data, m.config.data.class_names);
+  PruneSubject s;
+  auto text = std::make_unique<TextDataset>(encode_records(m, records), records.labels);
+  s.plan = std::make_unique<train::ShuffledBatches>(eval_plan(*text, m.config.data.input.eval_batch_size));
+  s.data = std::move(text);
+  s.task = std::make_unique<ClassificationTask>(evaluation_task(m));
+  s.model = std::move(m.model);
+  return s;
+}
 }  // namespace
 
 const TaskEntry& text_classification_entry() {
   static const TaskEntry entry{kTextClassification, "a Transformer text encoder on JSONL/CSV/TSV records",
-                               train_command, eval_command, predict_command, explain_command, true, false, module_of};
+                               train_command, eval_command, predict_command, explain_command, true, false, module_of,
+                               prune_subject};
   return entry;
 }
 

@@ -1,0 +1,40 @@
+// heed prune: the per-head importance of a checkpoint's attention layers and the pruning curve
+// (the model's metric with the least important heads masked), for every task whose entry
+// supplies a PruneSubject (tasks/registry.h). docs/compression.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "heed/compress/head_pruning.h"
+#include "heed/train/checkpoint.h"
+
+namespace heed::compress {
+
+struct PruneOptions {
+  std::string data;             // where importance is measured: a path (images: an IDX directory), or
+                                // empty for the checkpoint's own data
+  std::string split = "train";  // of it: never the test split by default (heads are chosen, then tested)
+  int64_t samples = 2000;       // records of it (0: all)
+  std::string eval_data;        // where the curve is evaluated (its test split): a path, or empty
+  std::vector<double> curve;    // fractions of heads to remove, each in [0, 1]
+};
+
+struct PrunePoint {
+  double fraction = 0;
+  int64_t removed = 0;  // heads masked
+  double metric = 0, loss = 0;
+};
+
+struct PruneReport {
+  std::string metric_name;
+  HeadImportance importance;
+  std::vector<PrunePoint> curve;
+  nlohmann::json json() const;
+  std::string text() const;
+};
+
+PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions& options);
+
+}  // namespace heed::compress
