@@ -10,6 +10,7 @@
 #include "heed/core/tensor.h"
 #include "heed/kernels/elementwise.h"
 #include "heed/kernels/gemm.h"
+#include "heed/kernels/bf16.h"
 #include "heed/kernels/int8.h"
 #include "heed/kernels/layer_norm.h"
 #include "heed/kernels/softmax.h"
@@ -117,12 +118,29 @@ void BM_BertLinearInt8(benchmark::State& state) {
   std::vector<int32_t> w_sums(static_cast<size_t>(n));
   heed::kernels::quantize_rows(w.f32(), n, k, 127, w_q.data(), w_scale.data());
   heed::kernels::int8_row_sums(w_q.data(), n, k, w_sums.data());
-  heed::kernels::Int8WeightCache packed;  // as a quantised layer holds it
+  heed::kernels::PackedWeightCache packed;  // as a quantised layer holds it
   for (auto _ : state)
     heed::kernels::int8_linear(x.f32(), m, k, w_q.data(), w_scale.data(), w_sums.data(), n, b.f32(),
                                y.f32(), &packed);
   state.counters["GOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
                                                benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+// bf16 weights (packed once, as a converted layer holds them), the input rounded to bf16 per call,
+// f32 accumulation and bias: oneDNN's bf16 matmul on AVX-512 BF16 / AMX, the f32 emulation elsewhere.
+void BM_BertLinearBf16(benchmark::State& state) {
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  auto x = random({m, k}), w = random({n, k}), b = random({n}), y = heed::Tensor::empty({m, n});
+  std::vector<uint16_t> w_bf16(static_cast<size_t>(n * k));
+  std::vector<float> widened(w_bf16.size());
+  heed::kernels::round_to_bf16(w.f32(), n * k, w_bf16.data());
+  heed::kernels::widen_bf16(w_bf16.data(), n * k, widened.data());
+  heed::kernels::PackedWeightCache packed;
+  for (auto _ : state)
+    heed::kernels::bf16_linear(x.f32(), m, k, w_bf16.data(), widened.data(), n, b.f32(), y.f32(), &packed);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(heed::kernels::bf16_native() ? "bf16 dot products" : "emulated in f32");
 }
 
 #define BERT_SHAPES                                                                             \
@@ -133,6 +151,7 @@ void BM_BertLinearInt8(benchmark::State& state) {
       ->Unit(benchmark::kMicrosecond)
 BENCHMARK(BM_BertLinearF32) BERT_SHAPES;
 BENCHMARK(BM_BertLinearInt8) BERT_SHAPES;
+BENCHMARK(BM_BertLinearBf16) BERT_SHAPES;
 
 #define WIDTHS ->Arg(64)->Arg(128)->Arg(256)->Arg(384)->Arg(768)->Unit(benchmark::kMicrosecond)
 BENCHMARK(BM_Copy) WIDTHS;

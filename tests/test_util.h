@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,16 @@
   } while (0)
 
 namespace heed::test {
+
+// The message of the heed::Error that `f` throws, or "(no error)".
+inline std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // True in AddressSanitizer builds (GCC defines __SANITIZE_ADDRESS__; clang has __has_feature),
 // where shadow memory and the quarantine make address-space and resident-set checks meaningless.

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "heed/core/parallel.h"
+#include "heed/kernels/bf16.h"
 #include "heed/ops/ops.h"
 #include "heed/optim/adamw.h"
 #include "heed/train/config_json.h"
@@ -23,6 +24,7 @@ struct VitBenchArgs {
   int threads = 0;
   bool json = false;
   bool int8 = false;       // also time inference after Module::quantize_int8, same run
+  bool bf16 = false;       // also time inference after Module::convert_bf16, same run
   bool infer_only = false;  // skip the training steps (large models)
 };
 
@@ -89,7 +91,12 @@ void run(VitBenchArgs a) {
     return double(batch) / median(seconds);
   };
   const double infer_ips = time_inference();  // an int8 checkpoint's own (int8) inference
-  double int8_ips = 0;
+  double int8_ips = 0, bf16_ips = 0;
+  if (a.bf16 && !was_int8) {
+    model.convert_bf16();
+    bf16_ips = time_inference();
+    model.drop_reduced_forms();
+  }
   if (a.int8 && !was_int8) {
     model.quantize_int8();
     int8_ips = time_inference();
@@ -101,6 +108,7 @@ void run(VitBenchArgs a) {
                        {"int8", was_int8}};
     if (!a.infer_only) out["train_images_per_s"] = train_ips;
     if (a.int8 && !was_int8) out["infer_int8_images_per_s"] = int8_ips;
+    if (a.bf16 && !was_int8) out["infer_bf16_images_per_s"] = bf16_ips;
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("ViT %s (%ld parameters), batch %ld, %d threads: ", a.config.c_str(), long(model.parameter_count()),
@@ -109,6 +117,9 @@ void run(VitBenchArgs a) {
     std::printf("inference %.1f images/s%s\n", infer_ips, was_int8 ? " (int8: the checkpoint's own)" : "");
     if (a.int8 && !was_int8)
       std::printf("int8 inference %.1f images/s (%.2fx f32)\n", int8_ips, int8_ips / infer_ips);
+    if (a.bf16 && !was_int8)
+      std::printf("bf16 inference %.1f images/s (%.2fx f32; %s)\n", bf16_ips, bf16_ips / infer_ips,
+                  kernels::bf16_native() ? "bf16 dot products" : "emulated: this CPU has no bf16 dot products");
   }
 }
 }  // namespace
@@ -127,6 +138,7 @@ void register_bench_vit(CLI::App& bench) {
   cmd->add_option("--threads", a.threads, "threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a.json, "print JSON (train_images_per_s, infer_images_per_s)");
   cmd->add_flag("--int8", a.int8, "also time int8 inference (heed quantize's layers), same run");
+  cmd->add_flag("--bf16", a.bf16, "also time bf16 inference (--dtype bf16's layers), same run");
   cmd->add_flag("--infer-only", a.infer_only, "time inference only (no training steps)");
   cmd->callback([] { run(a); });
 }

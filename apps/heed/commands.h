@@ -2,6 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "heed/train/checkpoint.h"
 
 namespace heed::cli {
 
@@ -10,6 +13,12 @@ namespace heed::cli {
 struct ExitStatus {
   int code;
 };
+
+// --dtype f32|bf16 (docs/compression.md): the precision a command runs the checkpoint's model in.
+void add_dtype_option(CLI::App* cmd, std::string& dtype);
+// The checkpoint read for a command that took --dtype (the value checked before the file is
+// read); bf16 on a CPU without bf16 dot products says once, on stderr, that it runs emulated.
+train::Checkpoint read_checkpoint_as(const std::string& path, const std::string& dtype);
 
 void register_info(CLI::App& app);
 void register_bench(CLI::App& app);

@@ -6,7 +6,7 @@ namespace heed::cli {
 
 void register_eval(CLI::App& app) {
   static std::vector<std::string> checkpoints;
-  static std::string data, split;
+  static std::string data, split, dtype;
   static bool json = false;
   static int64_t beam = 0;
   static double length_penalty = 1.0;
@@ -21,15 +21,16 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--beam", beam, "seq2seq: decode the test sources with beam search of this size (default greedy)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
   cmd->add_option("--length-penalty", length_penalty, "with --beam: beam scores are log P / length^this");
+  add_dtype_option(cmd, dtype);
   cmd->callback([] {
-    tasks::EvalCommand c{train::read_checkpoint(checkpoints[0]), {}, data, split, json, beam, length_penalty};
+    tasks::EvalCommand c{read_checkpoint_as(checkpoints[0], dtype), {}, data, split, json, beam, length_penalty};
     const tasks::TaskEntry& task = tasks::find_task(c.checkpoint.meta.task);
     HEED_CHECK(beam == 0 || task.decodes, "eval: --beam is for checkpoints that generate text (seq2seq); ",
                checkpoints[0], " is a ", task.name, " checkpoint");
     HEED_CHECK(checkpoints.size() == 1 || task.averages_checkpoints, "eval: ", checkpoints.size(),
                " checkpoints given, but task ", task.name, " evaluates one checkpoint at a time (",
                checkpoints[0], ")");
-    for (size_t i = 1; i < checkpoints.size(); ++i) c.more.push_back(train::read_checkpoint(checkpoints[i]));
+    for (size_t i = 1; i < checkpoints.size(); ++i) c.more.push_back(read_checkpoint_as(checkpoints[i], dtype));
     task.eval(c);
   });
 }

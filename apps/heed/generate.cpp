@@ -6,7 +6,7 @@ namespace heed::cli {
 
 void register_generate(CLI::App& app) {
   static tasks::GenerateCommand c;
-  static std::string checkpoint;
+  static std::string checkpoint, dtype;
   static bool no_cache = false;
   auto* cmd = app.add_subcommand("generate", "Continue a prompt with a causal language model (greedy or sampled)");
   cmd->add_option("--checkpoint", checkpoint, "checkpoint (.safetensors) of a causal-lm run")->required();
@@ -24,9 +24,10 @@ void register_generate(CLI::App& app) {
                   "refuse a KV cache larger than this many bytes, before allocating it (0: no limit)");
   cmd->add_flag("--no-cache", no_cache, "recompute the whole sequence every step (the KV cache's reference)");
   cmd->add_flag("--json", c.json, "print one JSON object at the end instead of streaming text");
+  add_dtype_option(cmd, dtype);
   cmd->callback([] {
     c.options.use_cache = !no_cache;
-    c.checkpoint = train::read_checkpoint(checkpoint);
+    c.checkpoint = read_checkpoint_as(checkpoint, dtype);
     tasks::generate(c);
   });
 }

@@ -6,7 +6,7 @@ namespace heed::cli {
 
 void register_recommend(CLI::App& app) {
   static tasks::RecommendCommand c;
-  static std::string checkpoint;
+  static std::string checkpoint, dtype;
   auto* cmd = app.add_subcommand("recommend", "Recommend next items with a sequential-recommendation checkpoint");
   cmd->add_option("--checkpoint", checkpoint, "checkpoint (.safetensors)")->required();
   cmd->add_option("--history", c.history, "raw item ids, oldest first: 318,296,593");
@@ -15,8 +15,9 @@ void register_recommend(CLI::App& app) {
   cmd->add_option("--titles", c.titles, "item titles table (default: the config's data.titles)");
   cmd->add_option("--top-k", c.top_k, "items to list")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_flag("--json", c.json, "print JSON");
+  add_dtype_option(cmd, dtype);
   cmd->callback([] {
-    c.checkpoint = train::read_checkpoint(checkpoint);
+    c.checkpoint = read_checkpoint_as(checkpoint, dtype);
     tasks::recommend(c);
   });
 }

@@ -11,7 +11,7 @@ namespace heed::cli {
 
 void register_translate(CLI::App& app) {
   static tasks::TranslateCommand c;
-  static std::string checkpoint;
+  static std::string checkpoint, dtype;
   for (const char* name : {"translate", "summarize"}) {
     auto* cmd = app.add_subcommand(name, std::string(name == std::string("translate")
                                                          ? "Translate stdin to stdout, line by line, with a seq2seq checkpoint"
@@ -23,8 +23,9 @@ void register_translate(CLI::App& app) {
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
     cmd->add_option("--max-tokens", c.max_tokens, "output pieces at most (0: the config's data.max_target_tokens)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+    add_dtype_option(cmd, dtype);
     cmd->callback([] {
-      c.checkpoint = train::read_checkpoint(checkpoint);
+      c.checkpoint = read_checkpoint_as(checkpoint, dtype);
       tasks::translate(c, STDIN_FILENO, stdout);
     });
   }

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
+#include "compress/compress_test_util.h"
 #include "heed/core/error.h"
 #include "heed/kernels/int8.h"
 #include "heed/nn/models/vit.h"
@@ -29,17 +30,6 @@
 
 namespace heed {
 namespace {
-
-nn::VitConfig small_vit() {
-  nn::VitConfig c;
-  c.image_height = c.image_width = 16;
-  c.patch_size = 4;
-  c.dim = 32;
-  c.depth = 2;
-  c.heads = 4;
-  c.num_classes = 5;
-  return c;
-}
 
 // The safetensors header of a file, as JSON (the dtypes as stored).
 nlohmann::json header_of(const std::string& path) {
@@ -61,7 +51,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(Int8Model, QuantizedVitStaysNearItsF32Logits) {
-  nn::VisionTransformer model(small_vit(), 3);
+  nn::VisionTransformer model(test::small_compress_vit(), 3);
   model.eval();
   Rng rng(9);
   const Var images(Tensor::uniform({16, 1, 16, 16}, rng, 0.f, 1.f));
@@ -85,25 +75,13 @@ TEST(Int8Model, QuantizedVitStaysNearItsF32Logits) {
     NoGradGuard no_grad;
     int8 = model.forward(images).value().clone();
   }
-  double worst = 0, range = 0;
-  int64_t same_class = 0;
-  for (int64_t i = 0; i < 16; ++i) {
-    int64_t a = 0, b = 0;
-    for (int64_t j = 0; j < 5; ++j) {
-      const float x = f32.f32()[i * 5 + j], y = int8.f32()[i * 5 + j];
-      worst = std::max(worst, std::fabs(double(x) - y));
-      range = std::max(range, std::fabs(double(x)));
-      if (x > f32.f32()[i * 5 + a]) a = j;
-      if (y > int8.f32()[i * 5 + b]) b = j;
-    }
-    same_class += a == b;
-  }
+  const test::LogitsComparison c = test::compare_logits(f32, int8);
   // The stated tolerance: 3% of the largest logit with 8-bit steps on weights and activations;
   // without VNNI the activations get 7 bits (kernels/int8.h), so the step and the bound double.
   const double tolerance = 0.03 * 127.0 / kernels::int8_activation_levels();
-  EXPECT_LE(worst, tolerance * range) << "worst " << worst << " of logits up to " << range;
-  EXPECT_GT(worst, 0.0) << "the int8 path did not run";
-  EXPECT_GE(same_class, 15);
+  EXPECT_LE(c.worst, tolerance * c.range) << "worst " << c.worst << " of logits up to " << c.range;
+  EXPECT_GT(c.worst, 0.0) << "the int8 path did not run";
+  EXPECT_GE(c.same_class, 15);
 
   // With gradients recorded the f32 weights serve, unchanged by quantising.
   const Tensor again = model.forward(images).value();
@@ -113,7 +91,7 @@ TEST(Int8Model, QuantizedVitStaysNearItsF32Logits) {
 TEST(Int8Model, DataParallelReplicasRunTheInt8Weights) {
   // heed eval predicts through one replica per thread: each must use the int8 weights, not the
   // f32 ones (which differ from int8 results by ~1e-2, far above the tolerance here).
-  nn::VisionTransformer model(small_vit(), 3);
+  nn::VisionTransformer model(test::small_compress_vit(), 3);
   model.eval();
   model.quantize_int8();
   Rng rng(6);
@@ -179,7 +157,7 @@ TEST(Int8Model, RefusesAQuantizedCheckpointAnExistingOutAndItsOwnPath) {
 }
 
 TEST(Int8Model, BadInt8ValuesNameTheWeight) {
-  nn::VisionTransformer model(small_vit(), 1);
+  nn::VisionTransformer model(test::small_compress_vit(), 1);
   std::map<std::string, Tensor> state;
   for (auto& [name, t] : model.state_dict()) state[name] = t;
   Tensor q = Tensor::zeros({5, 32}, DType::I64);
@@ -202,7 +180,7 @@ TEST(Int8Model, BadInt8ValuesNameTheWeight) {
 }
 
 TEST(Int8Model, LoadingF32WeightsDropsTheInt8Form) {
-  nn::VisionTransformer model(small_vit(), 1);
+  nn::VisionTransformer model(test::small_compress_vit(), 1);
   model.quantize_int8();
   std::map<std::string, Tensor> state;
   for (auto& [name, t] : model.state_dict()) state[name] = t.clone();

@@ -204,7 +204,7 @@ TEST(Int8Kernels, CachedPackedWeightsGiveTheUncachedResultsBitForBit) {
   std::vector<int32_t> w_sums(static_cast<size_t>(n));
   quantize_rows(w.data(), n, k, 127, w_q.data(), w_scale.data());
   int8_row_sums(w_q.data(), n, k, w_sums.data());
-  Int8WeightCache cache;
+  PackedWeightCache cache;
   for (int round = 0; round < 2; ++round)  // the second round reuses every packed form
     for (int64_t m : {1, 17, 300, 17}) {
       const std::vector<float> x = random_floats(m * k, 1.f, rng);

@@ -8,7 +8,9 @@
 // (at least 64 MiB, at most 4 GiB), dropping the longest-unused blocks first. The cache is off under AddressSanitizer so use-after-free stays detectable.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 namespace heed {
 
@@ -25,5 +27,24 @@ AllocatorStats allocator_stats();
 // The bytes a request of `bytes` occupies (its size class for large blocks).
 size_t allocation_size(size_t bytes);
 void release_cached_memory();  // returns every cached block to the system
+
+// A kernel's temporary buffer of `count` T's from this allocator, whose block cache hands the
+// same blocks to the next call (fresh pages from the system cost more than a small layer's GEMM).
+template <class T>
+class ScratchBuffer {
+ public:
+  explicit ScratchBuffer(int64_t count)
+      : bytes_(std::max<size_t>(1, static_cast<size_t>(count) * sizeof(T))),
+        data_(static_cast<T*>(allocate_aligned(bytes_))) {}
+  ~ScratchBuffer() { free_aligned(data_, bytes_); }
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  T* data() { return data_; }
+  T& operator[](int64_t i) { return data_[i]; }
+
+ private:
+  size_t bytes_;
+  T* data_;
+};
 
 }  // namespace heed

@@ -6,7 +6,7 @@
 // AMX), one primitive per shape, made on first use and kept: oneDNN's run-time dimensions and
 // its BLAS-like gemm_u8s8s32 both take slow paths (the latter was 8x slower than the primitive on
 // a Sapphire Rapids at the default ViT's shapes), and the weights are reordered once into the
-// layout the primitive wants (Int8WeightCache). Activations are quantised to signed values
+// layout the primitive wants (PackedWeightCache, kernels/onednn_matmul.h). Activations are quantised to signed values
 // and shifted by a constant offset into u8; the offset's contribution (offset times each weight
 // row's sum, precomputed once per weight) is subtracted from the exact int32 result, so no
 // zero point is passed at run time. Without AVX-512 VNNI, oneDNN sums u8 x s8 products in pairs
@@ -17,24 +17,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "heed/kernels/onednn_matmul.h"
+
 namespace heed::kernels {
-
-// The packed forms of one int8 weight matrix (and of slices of its rows), in the layout oneDNN's
-// int8 matmul picks on this CPU: made on a layer's first call and reused by every later one,
-// since reordering the weights per call costs about as much as a small layer's GEMM.
-// Thread-safe. The weights it packed must stay alive and unchanged while it is used.
-class Int8WeightCache {
- public:
-  Int8WeightCache();
-  ~Int8WeightCache();
-  Int8WeightCache(const Int8WeightCache&) = delete;
-  Int8WeightCache& operator=(const Int8WeightCache&) = delete;
-  struct Impl;
-  Impl& impl() { return *impl_; }
-
- private:
-  std::unique_ptr<Impl> impl_;
-};
 
 // The largest |q| activations may take on this CPU: 127 with VNNI, 63 without (see above).
 int int8_activation_levels();
@@ -60,6 +45,6 @@ void int8_gemm_nt(const int8_t* a, const int8_t* b, const int32_t* b_sums, int64
 // form is made once and kept there; without one it is made on every call.
 void int8_linear(const float* x, int64_t m, int64_t k, const int8_t* w_q, const float* w_scale,
                  const int32_t* w_sums, int64_t n, const float* bias, float* y,
-                 Int8WeightCache* cache = nullptr);
+                 PackedWeightCache* cache = nullptr);
 
 }  // namespace heed::kernels

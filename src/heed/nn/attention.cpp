@@ -17,7 +17,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t e, int64_t h, const MultiHeadAtte
   register_parameter(timm ? "qkv.weight" : "in_proj_weight", &in_proj_weight,
                      Tensor::uniform({3 * e, e}, rng, -bound, bound));
   if (o.bias) register_parameter(timm ? "qkv.bias" : "in_proj_bias", &in_proj_bias, Tensor::zeros({3 * e}));
-  register_int8(&in_proj_weight, &in_proj_int8);
+  register_reduced(&in_proj_weight, &in_proj_int8, &in_proj_bf16);
   register_module(timm ? "proj" : "out_proj", &out_proj);
 }
 
@@ -45,6 +45,7 @@ Var MultiHeadAttention::project_in(const Var& x, int64_t begin, int64_t end) {
   const bool whole = begin == 0 && end == 3 * embed_dim;
   Var b = !options.bias ? Var() : whole ? in_proj_bias : slice(in_proj_bias, 0, begin, end);
   if (in_proj_int8 && !grad_enabled()) return linear_int8(x, *in_proj_int8, b, begin, end);
+  if (in_proj_bf16 && !grad_enabled()) return linear_bf16(x, *in_proj_bf16, b, begin, end);
   return linear(x, whole ? in_proj_weight : slice(in_proj_weight, 0, begin, end), b);
 }
 

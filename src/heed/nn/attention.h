@@ -68,6 +68,7 @@ class MultiHeadAttention : public Module {
   MultiHeadAttentionOptions options;
   Var in_proj_weight, in_proj_bias;  // [3E, E], [3E]
   std::shared_ptr<const Int8Matrix> in_proj_int8;  // Module::quantize_int8 fills it
+  std::shared_ptr<const Bf16Matrix> in_proj_bf16;  // Module::convert_bf16 fills it
   Linear out_proj;
 
  private:
@@ -75,7 +76,7 @@ class MultiHeadAttention : public Module {
   AttentionOptions attention_options(const AttentionMasks& masks,
                                      std::shared_ptr<AttentionCapture> capture);
   Var project_out(const Var& merged);  // out_proj + projection dropout
-  // x through rows [begin, end) of the packed projection (in int8 when quantised and no
+  // x through rows [begin, end) of the packed projection (in int8 or bf16 when converted and no
   // gradient is being recorded).
   Var project_in(const Var& x, int64_t begin, int64_t end);
 };

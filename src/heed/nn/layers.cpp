@@ -11,11 +11,12 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, Rng& rng) : in_features(
   const float bound = 1.0f / std::sqrt(float(in));
   register_parameter("weight", &weight, Tensor::uniform({out, in}, rng, -bound, bound));
   if (with_bias) register_parameter("bias", &bias, Tensor::uniform({out}, rng, -bound, bound));
-  register_int8(&weight, &weight_int8);
+  register_reduced(&weight, &weight_int8, &weight_bf16);
 }
 
 Var Linear::forward(const Var& x) {
   if (weight_int8 && !grad_enabled()) return linear_int8(x, *weight_int8, bias);
+  if (weight_bf16 && !grad_enabled()) return linear_bf16(x, *weight_bf16, bias);
   return linear(x, weight, bias);
 }
 

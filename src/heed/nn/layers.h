@@ -10,10 +10,11 @@ class Linear : public Module {
  public:
   // PyTorch's default init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
   Linear(int64_t in, int64_t out, bool bias, Rng& rng);
-  // [..., in] -> [..., out]; in int8 when quantised and no gradient is being recorded.
+  // [..., in] -> [..., out]; in int8 (or bf16) when converted and no gradient is being recorded.
   Var forward(const Var& x);
   Var weight, bias;  // [out, in], [out]
   std::shared_ptr<const Int8Matrix> weight_int8;  // Module::quantize_int8 fills it
+  std::shared_ptr<const Bf16Matrix> weight_bf16;  // Module::convert_bf16 fills it
   int64_t in_features, out_features;
 };
 

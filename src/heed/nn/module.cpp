@@ -3,6 +3,7 @@
 #include <set>
 
 #include "heed/core/rng.h"
+#include "heed/ops/bf16_matrix.h"
 #include "heed/ops/int8_matrix.h"
 
 namespace heed::nn {
@@ -17,19 +18,23 @@ void Module::register_module(const std::string& name, Module* child) {
   children_.emplace_back(name, child);
 }
 
-void Module::register_int8(Var* var, std::shared_ptr<const Int8Matrix>* slot) {
+void Module::register_reduced(Var* var, std::shared_ptr<const Int8Matrix>* int8_slot,
+                              std::shared_ptr<const Bf16Matrix>* bf16_slot) {
   bool registered = false;
   for (auto& [name, v] : params_) registered |= v == var;
-  HEED_CHECK(registered && slot, "register_int8: the parameter is not registered in this module");
-  int8_slots_.emplace_back(var, slot);
+  HEED_CHECK(registered && int8_slot && bf16_slot, "register_reduced: the parameter is not registered in this module");
+  reduced_slots_.push_back({var, int8_slot, bf16_slot});
 }
 
 void Module::collect_all(const std::string& prefix, std::vector<NamedParameter>& out) {
   for (auto& [name, var] : params_) {
-    Int8Slot slot = nullptr;
-    for (auto& [v, s] : int8_slots_)
-      if (v == var) slot = s;
-    out.push_back({prefix + name, var, slot});
+    NamedParameter p{prefix + name, var, nullptr, nullptr};
+    for (const ReducedSlots& r : reduced_slots_)
+      if (r.var == var) {
+        p.int8 = r.int8;
+        p.bf16 = r.bf16;
+      }
+    out.push_back(std::move(p));
   }
   for (auto& [name, child] : children_) child->collect_all(name.empty() ? prefix : prefix + name + ".", out);
 }
@@ -59,8 +64,9 @@ std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
 
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
   std::set<std::string> known;
-  for (auto& [name, var, int8] : all_parameters()) {
+  for (auto& [name, var, int8, bf16_form] : all_parameters()) {
     known.insert(name);
+    if (bf16_form) bf16_form->reset();  // a bf16 form held before is stale either way
     auto it = state.find(name);
     HEED_CHECK(it != state.end(), "load_state_dict: missing parameter '", name, "' ",
                var->value().str());
@@ -86,8 +92,9 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
 }
 
 std::vector<std::string> Module::quantize_int8() {
+  HEED_CHECK(!bf16(), "quantize_int8: the model holds bf16 weights; quantise the f32 model");
   std::vector<std::string> names;
-  for (auto& [name, var, int8] : all_parameters())
+  for (auto& [name, var, int8, bf16_form] : all_parameters())
     if (int8) {
       try {
         *int8 = std::make_shared<const Int8Matrix>(Int8Matrix::quantize(var->value()));
@@ -107,7 +114,7 @@ bool Module::quantized() {
 
 std::vector<std::pair<std::string, Tensor>> Module::int8_state_dict() {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& [name, var, int8] : all_parameters()) {
+  for (auto& [name, var, int8, bf16_form] : all_parameters()) {
     if (int8 && *int8) {
       out.emplace_back(name, (*int8)->stored_q());
       out.emplace_back(name + kInt8ScaleSuffix, (*int8)->stored_scale());
@@ -118,12 +125,39 @@ std::vector<std::pair<std::string, Tensor>> Module::int8_state_dict() {
   return out;
 }
 
-void Module::share_int8(Module& source) {
+std::vector<std::string> Module::convert_bf16() {
+  HEED_CHECK(!quantized(), "convert_bf16: the model holds int8 weights (a quantised checkpoint); bf16 is made "
+             "from the f32 one");
+  std::vector<std::string> names;
+  for (auto& [name, var, int8, bf16_form] : all_parameters())
+    if (bf16_form) {
+      *bf16_form = std::make_shared<const Bf16Matrix>(Bf16Matrix::convert(var->value(), name));
+      names.push_back(name);
+    }
+  return names;
+}
+
+bool Module::bf16() {
+  for (auto& p : all_parameters())
+    if (p.bf16 && *p.bf16) return true;
+  return false;
+}
+
+void Module::drop_reduced_forms() {
+  for (auto& p : all_parameters()) {
+    if (p.int8) p.int8->reset();
+    if (p.bf16) p.bf16->reset();
+  }
+}
+
+void Module::share_reduced_forms(Module& source) {
   const std::vector<NamedParameter> mine = all_parameters(), theirs = source.all_parameters();
-  HEED_CHECK(mine.size() == theirs.size(), "share_int8: the modules have ", mine.size(), " and ",
+  HEED_CHECK(mine.size() == theirs.size(), "share_reduced_forms: the modules have ", mine.size(), " and ",
              theirs.size(), " parameters");
-  for (size_t i = 0; i < mine.size(); ++i)
+  for (size_t i = 0; i < mine.size(); ++i) {
     if (mine[i].int8) *mine[i].int8 = theirs[i].int8 ? *theirs[i].int8 : nullptr;
+    if (mine[i].bf16) *mine[i].bf16 = theirs[i].bf16 ? *theirs[i].bf16 : nullptr;
+  }
 }
 
 int64_t Module::parameter_count() {

@@ -14,6 +14,7 @@
 
 namespace heed {
 struct Int8Matrix;  // ops/int8_matrix.h
+struct Bf16Matrix;  // ops/bf16_matrix.h
 }
 
 namespace heed::nn {
@@ -47,9 +48,15 @@ class Module {
   // state_dict() with the int8 forms: each quantised N as i64 values (a checkpoint stores them
   // as I8) followed by N_scale.
   std::vector<std::pair<std::string, Tensor>> int8_state_dict();
-  // Points this module's int8 forms at `source`'s (a replica of the same architecture, as
-  // train/data_parallel links its parameters), or clears them where `source` has none.
-  void share_int8(Module& source);
+  // bf16 inference (docs/compression.md): the same parameters as quantize_int8 get a bf16 copy
+  // (rounded to nearest even); forward passes without gradient recording then run their GEMMs
+  // with bf16 inputs and f32 accumulation. Returns the names. Refused on an int8 model.
+  std::vector<std::string> convert_bf16();
+  bool bf16();  // whether any parameter holds a bf16 form
+  void drop_reduced_forms();  // back to f32 inference: every int8 and bf16 form let go
+  // Points this module's int8 and bf16 forms at `source`'s (a replica of the same architecture,
+  // as train/data_parallel links its parameters), or clears them where `source` has none.
+  void share_reduced_forms(Module& source);
   int64_t parameter_count();
   // This module, then each child's tree, in registration order (what PyTorch's modules() visits).
   void for_each_module(const std::function<void(Module&)>& visit);
@@ -64,24 +71,32 @@ class Module {
   // An empty `name` puts the child's parameters in this module's namespace (PyTorch layers whose
   // MLP is no submodule: nn.TransformerEncoderLayer's linear1, linear2).
   void register_module(const std::string& name, Module* child);
-  // `var` (registered here) has an int8 form, which quantize_int8 and load_state_dict put in
-  // `slot` (a member of this module; null while the module is f32).
-  void register_int8(Var* var, std::shared_ptr<const Int8Matrix>* slot);
+  // `var` (registered here) has int8 and bf16 forms, which quantize_int8 (or load_state_dict)
+  // and convert_bf16 put in the slots (members of this module; null while it is f32).
+  void register_reduced(Var* var, std::shared_ptr<const Int8Matrix>* int8_slot,
+                        std::shared_ptr<const Bf16Matrix>* bf16_slot);
 
  private:
   using Int8Slot = std::shared_ptr<const Int8Matrix>*;
+  using Bf16Slot = std::shared_ptr<const Bf16Matrix>*;
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Var*>>& out);
-  // Every parameter's name, Var and int8 slot (null for parameters without an int8 form).
+  // Every parameter's name, Var and reduced-precision slots (null for parameters without them).
   struct NamedParameter {
     std::string name;
     Var* var;
     Int8Slot int8;
+    Bf16Slot bf16;
   };
   void collect_all(const std::string& prefix, std::vector<NamedParameter>& out);
   std::vector<NamedParameter> all_parameters();
 
   std::vector<std::pair<std::string, Var*>> params_;
-  std::vector<std::pair<Var*, Int8Slot>> int8_slots_;
+  struct ReducedSlots {
+    Var* var;
+    Int8Slot int8;
+    Bf16Slot bf16;
+  };
+  std::vector<ReducedSlots> reduced_slots_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };

@@ -17,7 +17,7 @@ struct Int8Matrix {
   std::vector<float> scale;       // [rows]
   std::vector<int32_t> row_sums;  // sum of each row of q (the int8 GEMM's offset correction)
   // q in the layout the int8 GEMM wants, made on first use (shared by copies and replicas).
-  std::shared_ptr<kernels::Int8WeightCache> packed = std::make_shared<kernels::Int8WeightCache>();
+  std::shared_ptr<kernels::PackedWeightCache> packed = std::make_shared<kernels::PackedWeightCache>();
 
   // Per-row symmetric quantisation of an f32 [rows, cols] tensor (non-finite values: an error).
   static Int8Matrix quantize(const Tensor& weight);

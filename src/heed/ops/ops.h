@@ -11,6 +11,7 @@
 namespace heed {
 
 struct Int8Matrix;  // ops/int8_matrix.h
+struct Bf16Matrix;  // ops/bf16_matrix.h
 
 // a [..., M, K] @ b [..., K, N] (same leading dims) or b [K, N] shared by every batch.
 Var matmul(const Var& a, const Var& b);
@@ -20,6 +21,9 @@ Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 // row of x quantised on the fly (kernels/int8.h). Inference only: it records no gradient, and
 // refuses an x that requires one while grad mode is on.
 Var linear_int8(const Var& x, const Int8Matrix& weight, const Var& bias = Var(), int64_t row_begin = 0,
+                int64_t row_end = -1);
+// The same with a bf16 weight, x rounded to bf16, f32 accumulation and output (kernels/bf16.h).
+Var linear_bf16(const Var& x, const Bf16Matrix& weight, const Var& bias = Var(), int64_t row_begin = 0,
                 int64_t row_end = -1);
 
 // Broadcasting element-wise arithmetic (NumPy rules).

@@ -133,12 +133,7 @@ CheckpointInfo checkpoint_info(const train::Checkpoint& ckpt) {
 LoadedModel load_model(const train::Checkpoint& ckpt) {
   LoadedModel out{nullptr, checkpoint_info(ckpt)};
   out.model = std::make_unique<nn::VisionTransformer>(out.info.config.model, 0);
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
+  train::load_for_inference(*out.model, ckpt);
   return out;
 }
 

@@ -254,12 +254,7 @@ LoadedSasRec load_sasrec(const train::Checkpoint& ckpt) {
     detail::fail(ckpt.path, ": metadata \"items\": ", e.what());
   }
   out.model = std::make_unique<nn::SasRec>(out.config.model, 0);
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
+  train::load_for_inference(*out.model, ckpt);
   return out;
 }
 

@@ -224,12 +224,7 @@ LoadedTextClassifier load_text_classifier(const train::Checkpoint& ckpt) {
                            tokenizer_of(ckpt.path, ckpt.meta.extra)};
   HEED_CHECK(out.tokenizer.vocab_size() == config.model.encoder.vocab_size, ckpt.path, ": its tokenizer has ",
              out.tokenizer.vocab_size(), " pieces but the model's vocabulary is ", config.model.encoder.vocab_size);
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
+  train::load_for_inference(*out.model, ckpt);
   return out;
 }
 

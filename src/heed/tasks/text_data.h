@@ -150,12 +150,7 @@ LoadedText<Model, Config> load_text_checkpoint(const train::Checkpoint& ckpt, co
   }
   LoadedText<Model, Config> out{std::make_unique<Model>(config.model, 0), config,
                                 tokenizer_of(ckpt.path, ckpt.meta.extra)};
-  try {
-    out.model->load_state_dict(ckpt.model);
-  } catch (const Error& e) {
-    detail::fail(ckpt.path, ": ", e.what());
-  }
-  out.model->eval();
+  train::load_for_inference(*out.model, ckpt);
   return out;
 }
 

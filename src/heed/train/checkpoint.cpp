@@ -135,4 +135,20 @@ Checkpoint read_checkpoint(const std::string& path) {
 
 std::string checkpoint_task(const Checkpoint& checkpoint) { return checkpoint.meta.task; }
 
+ComputeDtype parse_compute_dtype(const std::string& value, const std::string& what) {
+  if (value == "f32" || value == "float32") return ComputeDtype::F32;
+  if (value == "bf16" || value == "bfloat16") return ComputeDtype::BF16;
+  detail::fail(what, ": '", value, "' is not a compute dtype (f32 or bf16)");
+}
+
+void load_for_inference(nn::Module& model, const Checkpoint& checkpoint) {
+  try {
+    model.load_state_dict(checkpoint.model);
+    if (checkpoint.compute == ComputeDtype::BF16) model.convert_bf16();
+  } catch (const Error& e) {
+    detail::fail(checkpoint.path, ": ", e.what());
+  }
+  model.eval();
+}
+
 }  // namespace heed::train

@@ -42,11 +42,23 @@ struct CheckpointMeta {
 void write_checkpoint(const std::string& path, nn::Module& model, const CheckpointMeta& meta,
                       const std::vector<std::pair<std::string, Tensor>>& optimizer_state);
 
+// The precision a command runs a checkpoint's model in (`--dtype`; docs/compression.md): f32, or
+// bf16 weights and GEMM inputs with f32 accumulation (nn::Module::convert_bf16).
+enum class ComputeDtype { F32, BF16 };
+// "f32" or "bf16"; anything else is an error naming `what` (e.g. "--dtype") and the value.
+ComputeDtype parse_compute_dtype(const std::string& value, const std::string& what);
+
 struct Checkpoint {
   std::string path;
   CheckpointMeta meta;  // trainer_extras: the "trainer" JSON's other fields; extra: every other key
   std::map<std::string, Tensor> model, optimizer;
+  ComputeDtype compute = ComputeDtype::F32;  // not stored: what the command asked for
 };
+
+// The checkpoint's weights into `model` (a model of the checkpoint's architecture; errors name
+// the checkpoint), the model put in eval mode and converted to the checkpoint's compute dtype:
+// how every task loads a checkpoint for inference.
+void load_for_inference(nn::Module& model, const Checkpoint& checkpoint);
 
 // Reads and checks a checkpoint as untrusted input (errors start with the path): the container,
 // the format, the JSON of "config" and "trainer", finite f32 values everywhere. The config is

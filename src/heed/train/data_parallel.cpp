@@ -66,7 +66,7 @@ void DataParallel::link_parameters() {
     r->train(model_.training());
     const auto theirs = r->named_parameters();
     for (size_t i = 0; i < mine.size(); ++i) *theirs[i].second = Var(mine[i].second->value(), true);
-    r->share_int8(model_);  // a quantised model's replicas run its int8 weights too
+    r->share_reduced_forms(model_);  // an int8 or bf16 model's replicas run those weights too
   }
 }
 

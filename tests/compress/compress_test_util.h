@@ -1,0 +1,50 @@
+// Shared by the compression tests (int8, bf16): the small ViT they convert and how its converted
+// logits are compared with the f32 ones.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "heed/core/tensor.h"
+#include "heed/nn/models/vit.h"
+
+namespace heed::test {
+
+// 16 x 16 images, patch 4, width 32, 2 blocks of 4 heads, 5 classes.
+inline nn::VitConfig small_compress_vit() {
+  nn::VitConfig c;
+  c.image_height = c.image_width = 16;
+  c.patch_size = 4;
+  c.dim = 32;
+  c.depth = 2;
+  c.heads = 4;
+  c.num_classes = 5;
+  return c;
+}
+
+struct LogitsComparison {
+  double worst = 0;          // max |reference - converted|
+  double range = 0;          // max |reference|
+  int64_t same_class = 0;    // rows whose arg-max agrees
+};
+
+// Both [rows, classes].
+inline LogitsComparison compare_logits(const Tensor& reference, const Tensor& converted) {
+  LogitsComparison c;
+  const int64_t rows = reference.size(0), classes = reference.size(1);
+  for (int64_t i = 0; i < rows; ++i) {
+    int64_t a = 0, b = 0;
+    for (int64_t j = 0; j < classes; ++j) {
+      const float x = reference.f32()[i * classes + j], y = converted.f32()[i * classes + j];
+      c.worst = std::max(c.worst, std::fabs(double(x) - y));
+      c.range = std::max(c.range, std::fabs(double(x)));
+      if (x > reference.f32()[i * classes + a]) a = j;
+      if (y > converted.f32()[i * classes + b]) b = j;
+    }
+    c.same_class += a == b;
+  }
+  return c;
+}
+
+}  // namespace heed::test
