@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "compress/compress_test_util.h"
 #include "heed/core/error.h"
 #include "heed/kernels/int8.h"
+#include "heed/nn/models/text_encoder.h"
 #include "heed/nn/models/vit.h"
 #include "heed/ops/int8_matrix.h"
 #include "heed/ops/ops.h"
@@ -186,6 +188,47 @@ TEST(Int8Model, LoadingF32WeightsDropsTheInt8Form) {
   for (auto& [name, t] : model.state_dict()) state[name] = t.clone();
   model.load_state_dict(state);
   EXPECT_FALSE(model.quantized());
+}
+
+TEST(Int8Model, TextClassifierStoresItsTokenTableInInt8WeightOnly) {
+  nn::TextEncoderConfig c;
+  c.vocab_size = 300;
+  c.max_len = 12;
+  c.dim = 16;
+  c.depth = 1;
+  c.heads = 2;
+  c.num_classes = 3;
+  nn::TextClassifier model(c, 5);
+  model.eval();
+  const Tensor table = model.tok_embed.value().clone();
+  const std::vector<std::string> names = model.quantize_int8();
+  EXPECT_NE(std::find(names.begin(), names.end(), "tok_embed.weight"), names.end());
+  // Weight-only: the f32 table becomes its dequantised form, within half a step of each row's scale.
+  const Tensor now = model.tok_embed.value();
+  for (int64_t r = 0; r < c.vocab_size; ++r) {
+    float amax = 0;
+    for (int64_t j = 0; j < c.dim; ++j) amax = std::max(amax, std::fabs(table.f32()[r * c.dim + j]));
+    for (int64_t j = 0; j < c.dim; ++j)
+      ASSERT_LE(std::fabs(now.f32()[r * c.dim + j] - table.f32()[r * c.dim + j]), 0.5f * amax / 127.f * 1.0001f)
+          << r << "," << j;
+  }
+  // Stored as I64 values (I8 in a file) with a scale per row; a fresh model loads them to the same logits.
+  std::map<std::string, Tensor> state;
+  for (auto& [name, t] : model.int8_state_dict()) state[name] = t;
+  ASSERT_EQ(state.at("tok_embed.weight").dtype(), DType::I64);
+  EXPECT_EQ(state.at("tok_embed.weight_scale").shape(), (Shape{c.vocab_size}));
+  nn::TextClassifier reloaded(c, 9);
+  reloaded.load_state_dict(state);
+  reloaded.eval();
+  Tensor tokens = Tensor::empty({2, 6}, DType::I64), lengths = Tensor::empty({2}, DType::I64);
+  for (int64_t i = 0; i < 12; ++i) tokens.i64()[i] = (i * 37) % c.vocab_size;
+  lengths.i64()[0] = 6;
+  lengths.i64()[1] = 4;
+  nn::Batch batch;
+  batch.tensors = {{"tokens", tokens}, {"lengths", lengths}};
+  NoGradGuard no_grad;
+  const Tensor a = model.forward(batch, {}).logits.value(), b = reloaded.forward(batch, {}).logits.value();
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
 }
 
 TEST(Int8Model, LinearInt8IsInferenceOnly) {

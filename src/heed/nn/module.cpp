@@ -26,6 +26,14 @@ void Module::register_reduced(Var* var, std::shared_ptr<const Int8Matrix>* int8_
   reduced_slots_.push_back({var, int8_slot, bf16_slot});
 }
 
+void Module::register_int8_storage(Var* var) {
+  storage_slots_.push_back(std::make_unique<std::shared_ptr<const Int8Matrix>>());
+  bool registered = false;
+  for (auto& [name, v] : params_) registered |= v == var;
+  HEED_CHECK(registered, "register_int8_storage: the parameter is not registered in this module");
+  reduced_slots_.push_back({var, storage_slots_.back().get(), nullptr});
+}
+
 void Module::collect_all(const std::string& prefix, std::vector<NamedParameter>& out) {
   for (auto& [name, var] : params_) {
     NamedParameter p{prefix + name, var, nullptr, nullptr};
@@ -98,6 +106,8 @@ std::vector<std::string> Module::quantize_int8() {
     if (int8) {
       try {
         *int8 = std::make_shared<const Int8Matrix>(Int8Matrix::quantize(var->value()));
+        // A weight-only table computes with its f32 value: make it what the file will hold.
+        if (!bf16_form) var->value().copy_((*int8)->dequantize());
       } catch (const Error& e) {
         detail::fail("quantize_int8: parameter '", name, "': ", e.what());
       }

@@ -75,6 +75,10 @@ class Module {
   // and convert_bf16 put in the slots (members of this module; null while it is f32).
   void register_reduced(Var* var, std::shared_ptr<const Int8Matrix>* int8_slot,
                         std::shared_ptr<const Bf16Matrix>* bf16_slot);
+  // `var` (registered here, a table such as a token embedding) is stored in int8 by
+  // quantize_int8, one scale per row, weight-only: its f32 value becomes the dequantised one and
+  // computation with it stays f32 (as CTranslate2 keeps int8 embeddings). bf16 leaves it f32.
+  void register_int8_storage(Var* var);
 
  private:
   using Int8Slot = std::shared_ptr<const Int8Matrix>*;
@@ -94,9 +98,11 @@ class Module {
   struct ReducedSlots {
     Var* var;
     Int8Slot int8;
-    Bf16Slot bf16;
+    Bf16Slot bf16;  // null for weight-only storage
   };
   std::vector<ReducedSlots> reduced_slots_;
+  // The int8 slots of register_int8_storage's tables (no layer reads them: they are for the file).
+  std::vector<std::unique_ptr<std::shared_ptr<const Int8Matrix>>> storage_slots_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };
