@@ -19,7 +19,12 @@ void register_prune(CLI::App& app) {
   cmd->add_option("--curve", o.curve, "fractions of heads to mask, evaluated on the test data (e.g. 0 0.1 0.3)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--eval-data", o.eval_data, "evaluate the curve on this data instead of the test split");
-  cmd->add_flag("--json", json, "print JSON: importance, normalised importance, curve");
+  cmd->add_option("--heads", o.heads, "remove this fraction of the heads (least important first; every layer "
+                                      "keeps one), with --out")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--out", o.out, "write the checkpoint without those heads (smaller projections)");
+  cmd->add_flag("--overwrite", o.overwrite, "replace an existing --out");
+  cmd->add_flag("--json", json, "print JSON: importance, normalised importance, curve, what was removed");
   cmd->callback([] {
     const compress::PruneReport r = compress::prune_report(train::read_checkpoint(checkpoint), o);
     if (json)

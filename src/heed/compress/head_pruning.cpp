@@ -111,11 +111,11 @@ void mask_heads(nn::Module& model, const std::vector<std::vector<bool>>& pruned)
                " heads, the head importance ", pruned[l].size());
     Tensor w = a.in_proj_weight.value();  // [3E, E]: queries, keys, values; head k's rows k*d .. (k+1)*d
     Tensor b = a.in_proj_bias.defined() ? a.in_proj_bias.value() : Tensor();
-    HEED_CHECK(w.is_contiguous() && w.dim() == 2 && w.size(0) == 3 * a.embed_dim, "prune: attention layer ", l,
-               " has a packed projection ", w.str(), ", expected [", 3 * a.embed_dim, ", E]");
+    HEED_CHECK(w.is_contiguous() && w.dim() == 2 && w.size(0) == 3 * a.inner_dim, "prune: attention layer ", l,
+               " has a packed projection ", w.str(), ", expected [", 3 * a.inner_dim, ", E]");
     for (int64_t k = 0; k < a.heads; ++k) {
       if (!pruned[l][size_t(k)]) continue;
-      const int64_t first = 2 * a.embed_dim + k * a.head_dim;
+      const int64_t first = 2 * a.inner_dim + k * a.head_dim;
       std::fill_n(w.f32() + first * w.size(1), a.head_dim * w.size(1), 0.f);
       if (b.defined()) std::fill_n(b.f32() + first, a.head_dim, 0.f);
     }

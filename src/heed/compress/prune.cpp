@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "heed/compress/quantize.h"
 #include "heed/core/error.h"
@@ -22,6 +23,12 @@ int64_t count_removed(const std::vector<std::vector<bool>>& pruned) {
 PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions& o) {
   for (double f : o.curve)
     HEED_CHECK(std::isfinite(f) && f >= 0 && f <= 1, "prune: --curve fractions must be in [0, 1], got ", f);
+  HEED_CHECK(o.out.empty() == (o.heads < 0), "prune: --heads F and --out FILE go together (remove a fraction F of "
+             "the heads and write the smaller checkpoint)");
+  HEED_CHECK(o.out.empty() || (std::isfinite(o.heads) && o.heads <= 1), "prune: --heads must be in [0, 1], got ",
+             o.heads);
+  HEED_CHECK(o.out.empty() || o.overwrite || !std::filesystem::exists(o.out), o.out,
+             ": exists; choose another --out or pass --overwrite");
   const tasks::TaskEntry& entry = tasks::find_task(checkpoint.meta.task);
   HEED_CHECK(entry.prune_subject, "prune: ", checkpoint.path, " is a ", entry.name,
              " checkpoint; heed prune takes classifiers (image-classification, text-classification)");
@@ -40,6 +47,10 @@ PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions
     const train::EvalResult e = train::evaluate(*tested.model, *tested.task, *tested.data, *tested.plan);
     r.curve.push_back({f, count_removed(pruned), e.metric, e.loss});
   }
+  if (!o.out.empty()) {
+    r.out = o.out;
+    r.removed = remove_heads(checkpoint, heads_to_prune(r.importance, o.heads), o.out, o.overwrite);
+  }
   return r;
 }
 
@@ -48,8 +59,12 @@ nlohmann::json PruneReport::json() const {
   for (const PrunePoint& p : curve)
     curve_json.push_back({{"fraction", p.fraction}, {"heads_removed", p.removed}, {metric_name, p.metric},
                           {"loss", p.loss}});
-  return {{"examples", importance.examples}, {"importance", importance.raw},
-          {"importance_normalized", importance.normalized}, {"metric", metric_name}, {"curve", curve_json}};
+  nlohmann::json j{{"examples", importance.examples}, {"importance", importance.raw},
+                   {"importance_normalized", importance.normalized}, {"metric", metric_name}, {"curve", curve_json}};
+  if (!out.empty())
+    j["removed"] = {{"out", out}, {"heads_removed", removed.removed}, {"layer_heads", removed.layer_heads},
+                    {"parameters_before", removed.parameters_before}, {"parameters_after", removed.parameters_after}};
+  return j;
 }
 
 std::string PruneReport::text() const {
@@ -81,6 +96,13 @@ std::string PruneReport::text() const {
       std::snprintf(line, sizeof line, "%9.2f %6lld %12.4f %9.4f\n", p.fraction, (long long)p.removed, p.metric, p.loss);
       s += line;
     }
+  }
+  if (!out.empty()) {
+    std::string kept;
+    for (int64_t h : removed.layer_heads) kept += (kept.empty() ? "" : " ") + std::to_string(h);
+    s += "\nremoved " + std::to_string(removed.removed) + " heads (kept per layer: " + kept + "); parameters " +
+         std::to_string(removed.parameters_before) + " -> " + std::to_string(removed.parameters_after) + "; wrote " +
+         out + "\n";
   }
   return s;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "heed/compress/head_pruning.h"
+#include "heed/compress/remove_heads.h"
 #include "heed/train/checkpoint.h"
 
 namespace heed::compress {
@@ -19,6 +20,11 @@ struct PruneOptions {
   int64_t samples = 2000;       // records of it (0: all)
   std::string eval_data;        // where the curve is evaluated (its test split): a path, or empty
   std::vector<double> curve;    // fractions of heads to remove, each in [0, 1]
+  // Physically remove this fraction of the heads (the least important; every layer keeps one)
+  // and write the smaller checkpoint to `out` (compress/remove_heads.h); negative: don't.
+  double heads = -1;
+  std::string out;
+  bool overwrite = false;
 };
 
 struct PrunePoint {
@@ -31,6 +37,8 @@ struct PruneReport {
   std::string metric_name;
   HeadImportance importance;
   std::vector<PrunePoint> curve;
+  std::string out;       // where the pruned checkpoint went (PruneOptions::out), or empty
+  RemovedHeads removed;  // what it lost
   nlohmann::json json() const;
   std::string text() const;
 };

@@ -42,8 +42,11 @@ struct AttentionMasks {
 
 class MultiHeadAttention : public Module {
  public:
+  // head_dim 0: embed_dim / heads (which must divide). A layer whose heads were pruned
+  // (heed prune --out) keeps the original head_dim with fewer heads: its projections are then
+  // [3 * heads * head_dim, E] in and [E, heads * head_dim] out.
   MultiHeadAttention(int64_t embed_dim, int64_t heads, const MultiHeadAttentionOptions& options,
-                     Rng& rng);
+                     Rng& rng, int64_t head_dim = 0);
 
   // x [B, T, E] -> [B, T, E], through the fused kernel. A `capture` receives the attention
   // probabilities [B, H, T, T] (and their gradient, when it asks) without changing the output.
@@ -65,6 +68,7 @@ class MultiHeadAttention : public Module {
   Var forward_cross_cached(const Var& x, const Tensor& memory_kv, const Tensor& memory_lengths);
 
   int64_t embed_dim, heads, head_dim;
+  int64_t inner_dim;  // heads * head_dim: the width of each of q, k and v (embed_dim unless pruned)
   MultiHeadAttentionOptions options;
   Var in_proj_weight, in_proj_bias;  // [3E, E], [3E]
   std::shared_ptr<const Int8Matrix> in_proj_int8;  // Module::quantize_int8 fills it

@@ -23,7 +23,17 @@ int64_t encoder_activation_floats(int64_t batch, int64_t tokens, int64_t dim, in
   return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
 }
 
+void check_layer_heads(const std::vector<int64_t>& layer_heads, int64_t depth, int64_t heads) {
+  if (layer_heads.empty()) return;
+  HEED_CHECK(int64_t(layer_heads.size()) == depth, "model.layer_heads: ", layer_heads.size(),
+             " counts for ", depth, " layers (model.depth)");
+  for (size_t i = 0; i < layer_heads.size(); ++i)
+    HEED_CHECK(layer_heads[i] >= 1 && layer_heads[i] <= heads, "model.layer_heads[", i, "] is ", layer_heads[i],
+               ": each layer keeps between 1 and model.heads = ", heads, " heads");
+}
+
 namespace {
+
 MultiHeadAttentionOptions attention_options(const EncoderLayerOptions& o) {
   MultiHeadAttentionOptions a;
   a.attention_dropout = o.attention_dropout;
@@ -42,7 +52,7 @@ EncoderLayerOptions torch_naming(EncoderLayerOptions o) {
 TransformerEncoderLayer::TransformerEncoderLayer(const EncoderLayerOptions& o, Rng& rng)
     : options(o),
       norm1(o.dim, o.layer_norm_eps),
-      attn(o.dim, o.heads, attention_options(o), rng),
+      attn(o.dim, o.heads, attention_options(o), rng, o.head_dim),
       norm2(o.dim, o.layer_norm_eps),
       mlp(o.dim, o.mlp_hidden, o.dropout, rng, torch_names(o) ? "linear1" : "fc1", torch_names(o) ? "linear2" : "fc2") {
   register_module("norm1", &norm1);

@@ -4,6 +4,8 @@
 //   post-norm: x = norm1(x + attn(x));             x = norm2(x + mlp(x))
 #pragma once
 
+#include <vector>
+
 #include "heed/nn/attention.h"
 #include "heed/nn/layers.h"
 
@@ -11,6 +13,7 @@ namespace heed::nn {
 
 struct EncoderLayerOptions {
   int64_t dim = 64, heads = 4, mlp_hidden = 128;
+  int64_t head_dim = 0;           // 0: dim / heads; a pruned layer keeps the original head width
   float dropout = 0.f;            // after the MLP's layers and the attention projection
   float attention_dropout = 0.f;  // on attention probabilities
   float drop_path = 0.f;          // stochastic depth: drop a residual branch per sample
@@ -23,6 +26,14 @@ struct EncoderLayerOptions {
 // qkv + proj, two LayerNorms, the MLP), from the shapes alone: for memory estimates before a
 // model is built.
 int64_t encoder_parameters(int64_t dim, int64_t depth, int64_t mlp_hidden);
+
+// A model config's per-layer head counts after `heed prune --out` removed heads: empty (every
+// layer has `heads`), or `depth` counts in [1, heads]. Errors name model.layer_heads.
+void check_layer_heads(const std::vector<int64_t>& layer_heads, int64_t depth, int64_t heads);
+// Layer i's heads under such a list.
+inline int64_t layer_head_count(const std::vector<int64_t>& layer_heads, int64_t heads, int64_t i) {
+  return layer_heads.empty() ? heads : layer_heads[size_t(i)];
+}
 // Floats a training step keeps for backward through such layers on `batch` sequences of
 // `tokens` tokens: the per-token activations of each layer (an upper estimate) and the
 // attention probabilities of the composed path. For memory estimates.

@@ -37,6 +37,7 @@ void visit(V& v, VitConfig& m) {
   v("dim", m.dim, train::rule::positive());
   v("depth", m.depth, train::rule::positive());
   v("heads", m.heads, train::rule::positive());
+  v("layer_heads", m.layer_heads, train::rule::omitted_when_empty(train::rule::at_least(1)));
   v("mlp_ratio", m.mlp_ratio, train::rule::positive());
   v("dropout", m.dropout, train::rule::in(0, 1, true));
   v("attention_dropout", m.attention_dropout, train::rule::in(0, 1, true));

@@ -32,6 +32,7 @@ void visit(V& v, TextEncoderConfig& m) {
   v("dim", m.dim, positive());
   v("depth", m.depth, positive());
   v("heads", m.heads, positive());
+  v("layer_heads", m.layer_heads, omitted_when_empty(at_least(1)));
   v("mlp_ratio", m.mlp_ratio, positive());
   v("max_len", m.max_len, positive());
   v("dropout", m.dropout, in(0, 1, true));

@@ -79,4 +79,21 @@ void ConfigReader::read_numbers(const char* key, std::vector<double>& field, con
   HEED_CHECK(r.allow_empty || !field.empty(), "config: ", section_.key_path(key), " must not be empty");
 }
 
+void ConfigReader::read_integers(const char* key, std::vector<int64_t>& field, const FieldRule& r) {
+  const nlohmann::json* value = section_.raw(key);
+  if (value) {
+    const std::string where = section_.key_path(key);
+    HEED_CHECK(value->is_array(), "config: ", where, " must be an array of whole numbers, got ", value->dump());
+    std::vector<int64_t> items;
+    for (const nlohmann::json& item : *value) {
+      HEED_CHECK(item.is_number_integer(), "config: ", where, " must hold whole numbers, got ", item.dump());
+      const int64_t x = item.get<int64_t>();
+      check_range(key, double(x), r);
+      items.push_back(x);
+    }
+    field = std::move(items);
+  }
+  HEED_CHECK(r.allow_empty || !field.empty(), "config: ", section_.key_path(key), " must not be empty");
+}
+
 }  // namespace heed::train

@@ -24,6 +24,8 @@ struct FieldRule {
   std::vector<std::string> one_of;  // for strings
   bool result_neutral = false;      // may change on --resume: it cannot change the result
   bool allow_empty = true;          // for strings and lists
+  bool omit_when_empty = false;     // lists: written only when they hold something (keys added
+                                    // later, so configs written before them read back equal)
 };
 
 namespace rule {
@@ -53,6 +55,10 @@ inline FieldRule neutral(FieldRule r = {}) {
   r.result_neutral = true;
   return r;
 }
+inline FieldRule omitted_when_empty(FieldRule r = {}) {
+  r.omit_when_empty = true;
+  return r;
+}
 inline FieldRule non_empty(FieldRule r = {}) {
   r.allow_empty = false;
   return r;
@@ -71,6 +77,8 @@ class ConfigReader {
       read_list(key, field, r);
     } else if constexpr (std::is_same_v<T, std::vector<double>>) {
       read_numbers(key, field, r);
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      read_integers(key, field, r);
     } else {
       field = section_.get<T>(key, field);
       if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) check_range(key, double(field), r);
@@ -82,6 +90,8 @@ class ConfigReader {
   void read_list(const char* key, std::vector<std::string>& field, const FieldRule& r);
   // Finite numbers, each within the rule's range.
   void read_numbers(const char* key, std::vector<double>& field, const FieldRule& r);
+  // Whole numbers, each within the rule's range.
+  void read_integers(const char* key, std::vector<int64_t>& field, const FieldRule& r);
   void check_range(const char* key, double value, const FieldRule& r) const;
   void check_string(const char* key, const std::string& value, const FieldRule& r) const;
   Section& section_;
@@ -94,6 +104,8 @@ class ConfigWriter {
   template <class T>
   void operator()(const char* key, const T& field, const FieldRule& r = {}) {
     if (result_only_ && r.result_neutral) return;
+    if constexpr (requires { field.empty(); })
+      if (r.omit_when_empty && field.empty()) return;
     out_[key] = field;
   }
 

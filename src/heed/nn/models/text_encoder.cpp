@@ -14,6 +14,7 @@ void TextEncoderConfig::validate() const {
   positive(depth, "depth");
   positive(heads, "heads");
   HEED_CHECK(dim % heads == 0, "model.heads: ", heads, " heads do not divide model.dim = ", dim);
+  check_layer_heads(layer_heads, depth, heads);
   HEED_CHECK(mlp_ratio > 0, "model.mlp_ratio must be > 0, got ", mlp_ratio);
   for (auto [p, key] : {std::pair{dropout, "dropout"}, {attention_dropout, "attention_dropout"},
                         {drop_path, "drop_path"}})
@@ -37,7 +38,8 @@ namespace {
 EncoderLayerOptions layer_options(const TextEncoderConfig& c, int64_t i) {
   EncoderLayerOptions layer;
   layer.dim = c.dim;
-  layer.heads = c.heads;
+  layer.heads = layer_head_count(c.layer_heads, c.heads, i);
+  layer.head_dim = c.dim / c.heads;
   layer.mlp_hidden = c.mlp_hidden();
   layer.dropout = c.dropout;
   layer.attention_dropout = c.attention_dropout;

@@ -26,6 +26,7 @@ namespace heed::nn {
 struct TextEncoderConfig {
   int64_t vocab_size = 8000, max_len = 256;
   int64_t dim = 128, depth = 4, heads = 4;
+  std::vector<int64_t> layer_heads;  // after heed prune --out: heads kept per block (nn/transformer.h)
   double mlp_ratio = 4.0;
   float dropout = 0.1f, attention_dropout = 0.f, drop_path = 0.f;
   bool pre_norm = true;

@@ -22,6 +22,7 @@ void VitConfig::validate() const {
              "model.patch_size: ", patch_size, " does not divide the image size ", image_height, "x",
              image_width);
   HEED_CHECK(dim % heads == 0, "model.heads: ", heads, " heads do not divide model.dim = ", dim);
+  check_layer_heads(layer_heads, depth, heads);
   HEED_CHECK(mlp_ratio > 0, "model.mlp_ratio must be > 0, got ", mlp_ratio);
   for (auto [p, key] : {std::pair{dropout, "dropout"}, {attention_dropout, "attention_dropout"},
                         {drop_path, "drop_path"}})
@@ -73,6 +74,8 @@ VisionTransformer::VisionTransformer(const VitConfig& c, Rng&& rng)
   layer.pre_norm = c.pre_norm;
   layer.layer_norm_eps = c.layer_norm_eps;
   for (int64_t i = 0; i < c.depth; ++i) {
+    layer.heads = layer_head_count(c.layer_heads, c.heads, i);
+    layer.head_dim = d / c.heads;
     // Stochastic depth rises linearly with depth (timm's dpr schedule).
     layer.drop_path = c.depth > 1 ? c.drop_path * float(i) / float(c.depth - 1) : c.drop_path;
     blocks.push_back(std::make_unique<TransformerEncoderLayer>(layer, rng));

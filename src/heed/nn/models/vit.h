@@ -16,6 +16,7 @@ namespace heed::nn {
 struct VitConfig {
   int64_t image_height = 28, image_width = 28, channels = 1, num_classes = 10;
   int64_t patch_size = 4, dim = 64, depth = 6, heads = 4;
+  std::vector<int64_t> layer_heads;  // after heed prune --out: heads kept per block (nn/transformer.h)
   double mlp_ratio = 2.0;
   float dropout = 0.f, attention_dropout = 0.f, drop_path = 0.f;
   bool pre_norm = true;
