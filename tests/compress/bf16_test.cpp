@@ -81,15 +81,7 @@ TEST(Bf16Model, DataParallelReplicasRunTheBf16Weights) {
   nn::VisionTransformer model(test::small_compress_vit(), 3);
   model.eval();
   model.convert_bf16();
-  Rng rng(6);
-  const Tensor images = Tensor::uniform({6, 1, 16, 16}, rng, 0.f, 1.f);
-  train::DataParallel parallel(model, 2);
-  nn::Batch data;
-  data.tensors = {{"images", images}};
-  const Tensor split = parallel.predict(data).logits.value();
-  const Tensor whole = logits_without_grad(model, Var(images));
-  // bf16 and f32 logits differ by ~1e-3 here; the replicas must give the bf16 ones.
-  for (int64_t i = 0; i < whole.numel(); ++i) ASSERT_NEAR(split.f32()[i], whole.f32()[i], 1e-5) << i;
+  test::expect_replicas_run_the_converted_weights(model);
 }
 
 TEST(Bf16Model, RefusesInt8BothWaysAndLoadingF32DropsIt) {

@@ -6,8 +6,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include <gtest/gtest.h>
+
 #include "heed/core/tensor.h"
+#include "heed/core/rng.h"
 #include "heed/nn/models/vit.h"
+#include "heed/train/data_parallel.h"
 
 namespace heed::test {
 
@@ -45,6 +49,21 @@ inline LogitsComparison compare_logits(const Tensor& reference, const Tensor& co
     c.same_class += a == b;
   }
   return c;
+}
+
+// heed eval predicts through one data-parallel replica per thread: each must run the converted
+// (int8 or bf16) weights, whose logits differ from the f32 ones by 1e-3 and more, so the
+// replicas' logits must equal the converted model's own within 1e-5.
+inline void expect_replicas_run_the_converted_weights(nn::VisionTransformer& model) {
+  Rng rng(6);
+  const Tensor images = Tensor::uniform({6, 1, 16, 16}, rng, 0.f, 1.f);
+  train::DataParallel parallel(model, 2);
+  nn::Batch data;
+  data.tensors = {{"images", images}};
+  const Tensor split = parallel.predict(data).logits.value();
+  NoGradGuard no_grad;
+  const Tensor whole = model.forward(Var(images)).value();
+  for (int64_t i = 0; i < whole.numel(); ++i) ASSERT_NEAR(split.f32()[i], whole.f32()[i], 1e-5) << i;
 }
 
 }  // namespace heed::test

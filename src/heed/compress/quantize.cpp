@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "heed/compress/checkpoint_transform.h"
 #include "heed/core/error.h"
 #include "heed/tasks/registry.h"
 
@@ -16,13 +17,7 @@ bool is_quantized(const train::Checkpoint& checkpoint) {
 QuantizeResult quantize_checkpoint(const train::Checkpoint& ckpt, const std::string& out, bool overwrite) {
   HEED_CHECK(!is_quantized(ckpt), ckpt.path, ": already quantised (metadata '", kQuantizationKey,
              "'); quantise the f32 checkpoint it was made from");
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  HEED_CHECK(!fs::equivalent(ckpt.path, out, ec), out, ": is the checkpoint being quantised; give another --out");
-  HEED_CHECK(overwrite || !fs::exists(out), out, ": exists; choose another --out or pass --overwrite");
-  const tasks::TaskEntry& task = tasks::find_task(ckpt.meta.task);
-  HEED_CHECK(task.load_module, ckpt.path, ": task '", task.name, "' cannot be quantised yet");
-  std::unique_ptr<nn::Module> model = task.load_module(ckpt);
+  std::unique_ptr<nn::Module> model = load_for_transform(ckpt, out, overwrite, "quantised");
   QuantizeResult result;
   result.layers = model->quantize_int8();
   HEED_CHECK(!result.layers.empty(), ckpt.path, ": the model has no layers with an int8 form");

@@ -1,8 +1,8 @@
 #include "heed/compress/remove_heads.h"
 
-#include <filesystem>
 #include <map>
 
+#include "heed/compress/checkpoint_transform.h"
 #include "heed/compress/quantize.h"
 #include "heed/core/error.h"
 #include "heed/nn/attention.h"
@@ -65,13 +65,8 @@ RemovedHeads remove_heads(const train::Checkpoint& ckpt, const std::vector<std::
                           const std::string& out, bool overwrite) {
   HEED_CHECK(!is_quantized(ckpt), "prune: ", ckpt.path, " is quantised; remove heads from the f32 checkpoint "
              "(and quantise the result)");
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  HEED_CHECK(!fs::equivalent(ckpt.path, out, ec), out, ": is the checkpoint being pruned; give another --out");
-  HEED_CHECK(overwrite || !fs::exists(out), out, ": exists; choose another --out or pass --overwrite");
+  std::unique_ptr<nn::Module> model = load_for_transform(ckpt, out, overwrite, "pruned");
   const tasks::TaskEntry& task = tasks::find_task(ckpt.meta.task);
-  HEED_CHECK(task.load_module, ckpt.path, ": task '", task.name, "' cannot be pruned yet");
-  std::unique_ptr<nn::Module> model = task.load_module(ckpt);
   const std::vector<AttentionNames> layers = attention_layers(*model);
   HEED_CHECK(layers.size() == pruned.size(), "prune: ", ckpt.path, " has ", layers.size(),
              " attention layers, the heads to remove name ", pruned.size());
