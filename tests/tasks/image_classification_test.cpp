@@ -7,7 +7,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cmath>
@@ -15,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
@@ -401,10 +399,7 @@ TEST_F(ImageClassifierTest, ResumeAtEpochBoundariesIsBitIdentical) {
 }
 
 // Ctrl-C mid-epoch: the trainer saves the exact position (epoch, batch) and --resume continues
-// from it. The signal's arrival is asynchronous, so the stopping step varies from run to run; the
-// result must not.
-void ignore_sigint(int) {}
-
+// from it, bit for bit.
 // A run's metrics.jsonl without the wall-clock field: what must be identical between runs.
 std::string metrics_without_clock(const std::string& run) {
   std::ifstream in(run + "/metrics.jsonl");
@@ -424,50 +419,32 @@ TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
   const TrainResult a = train_image_classifier(c, data(), out("a"), false);
   ASSERT_EQ(a.epochs_done, 4);
 
-  // Outside the trainer's own handler a stray SIGINT must not kill the test process.
-  auto* previous = std::signal(SIGINT, ignore_sigint);
-  bool interrupted = false;
-  int64_t stopped_epoch = -1, stopped_batch = -1;
-  for (int attempt = 0; attempt < 5 && !interrupted; ++attempt) {
-    const std::string dir = out("b" + std::to_string(attempt));
-    std::atomic<bool> done{false};
-    // Interrupt once epoch 1 is logged (after its checkpoints and the trainer's end-of-epoch
-    // signal check), i.e. inside the steps of epochs 2-4.
-    std::thread watcher([&] {
-      std::error_code error;
-      while (!done && !(fs::exists(dir + "/metrics.jsonl", error) && fs::file_size(dir + "/metrics.jsonl", error) > 0))
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      if (!done) std::raise(SIGINT);
-    });
-    TrainResult r;
-    try {
-      r = train_image_classifier(c, data(), dir, false);
-    } catch (...) {
-      done = true;
-      watcher.join();
-      throw;
-    }
-    done = true;
-    watcher.join();
-    if (!r.interrupted) continue;  // the run finished before the signal landed; try again
-    const LoadedCheckpoint stopped = load_checkpoint(dir + "/last.safetensors");
-    if (stopped.info.state.batch == 0) continue;  // stopped at an epoch boundary: not this test's case
-    interrupted = true;
-    stopped_epoch = stopped.info.state.epoch;
-    stopped_batch = stopped.info.state.batch;
-    const TrainResult resumed = train_image_classifier(c, data(), dir, true);
-    EXPECT_FALSE(resumed.interrupted);
-    expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(dir + "/last.safetensors"),
-                         "resumed after Ctrl-C at epoch " + std::to_string(stopped_epoch + 1) + ", batch " +
-                             std::to_string(stopped_batch));
-    EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.state.global_step, 28);
-    // metrics.jsonl gives every epoch's full figures, the interrupted one's training loss
-    // included (its running sum is in the checkpoint): the same lines as the straight run's.
-    EXPECT_EQ(metrics_without_clock(dir), metrics_without_clock(out("a")));
+  // Ctrl-C right after global step 10: epoch 2 (steps 8-14), batch 3. The trainer's fail point
+  // raises it at that exact step (HEED_SIGNAL_AT_STEP), so the test does not race a timer.
+  const std::string dir = out("b");
+  ::setenv("HEED_SIGNAL_AT_STEP", "10", 1);
+  TrainResult r;
+  try {
+    r = train_image_classifier(c, data(), dir, false);
+  } catch (...) {
+    ::unsetenv("HEED_SIGNAL_AT_STEP");
+    throw;
   }
-  std::signal(SIGINT, previous);
-  ASSERT_TRUE(interrupted) << "no run was interrupted mid-epoch in 5 attempts";
-  RecordProperty("stopped_at", std::to_string(stopped_epoch + 1) + ":" + std::to_string(stopped_batch));
+  ::unsetenv("HEED_SIGNAL_AT_STEP");
+  ASSERT_TRUE(r.interrupted);
+  EXPECT_EQ(r.signal, SIGINT);
+  const LoadedCheckpoint stopped = load_checkpoint(dir + "/last.safetensors");
+  ASSERT_EQ(stopped.info.state.epoch, 1);
+  ASSERT_EQ(stopped.info.state.batch, 3);
+  EXPECT_EQ(stopped.info.state.global_step, 10);
+  const TrainResult resumed = train_image_classifier(c, data(), dir, true);
+  EXPECT_FALSE(resumed.interrupted);
+  expect_bit_identical(tensors_of(out("a") + "/last.safetensors"), tensors_of(dir + "/last.safetensors"),
+                       "resumed after Ctrl-C at epoch 2, batch 3");
+  EXPECT_EQ(load_checkpoint(dir + "/last.safetensors").info.state.global_step, 28);
+  // metrics.jsonl gives every epoch's full figures, the interrupted one's training loss
+  // included (its running sum is in the checkpoint): the same lines as the straight run's.
+  EXPECT_EQ(metrics_without_clock(dir), metrics_without_clock(out("a")));
 }
 
 // ---------------------------------------------------------------- (e) determinism

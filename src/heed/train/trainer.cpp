@@ -5,6 +5,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -42,6 +43,14 @@ class InterruptScope {
   void (*int_)(int);
   void (*term_)(int);
 };
+
+// A test's fail point (tests/tasks/image_classification_test.cpp): HEED_SIGNAL_AT_STEP=N raises
+// SIGINT right after global step N, as a Ctrl-C would land mid-epoch, but at a chosen step
+// instead of a timed instant that a loaded machine moves. Unset in normal use (-1).
+int64_t signal_at_step() {
+  const char* armed = std::getenv("HEED_SIGNAL_AT_STEP");
+  return armed ? std::strtoll(armed, nullptr, 10) : -1;
+}
 
 const char* signal_name(int signal) { return signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
@@ -218,6 +227,7 @@ TrainResult fit(TrainSetup& s) {
                long(steps_per_epoch), num_threads(), replicas);
 
   InterruptScope interrupt_scope;
+  const int64_t raise_at_step = signal_at_step();
   TrainResult result{state.has_best, state.best_metric, 0, 0, false, 0, best_path, last_path};
   auto run_seconds = [&] {  // of this process (checkpoints hold no clock time)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
@@ -257,6 +267,7 @@ TrainResult fit(TrainSetup& s) {
       loss_sum += value;
       ++loss_count;
       progress.update(state.batch, state.global_step, loss_sum / double(loss_count), batch->size());
+      if (state.global_step == raise_at_step) std::raise(SIGINT);
       if (const int signal = g_signal) {  // keep the exact position: --resume continues from here
         save(last_path);
         progress.finish(std::string("interrupted by ") + signal_name(signal) + ": saved " + last_path +
