@@ -37,13 +37,7 @@ TEST(Bf16Model, Bf16VitStaysNearItsF32Logits) {
   const Var images(Tensor::uniform({16, 1, 16, 16}, rng, 0.f, 1.f));
   const Tensor f32 = logits_without_grad(model, images);
   const std::vector<std::string> names = model.convert_bf16();
-  // The same layers as int8: per block the packed QKV, the output projection, fc1 and fc2; the head.
-  std::vector<std::string> want;
-  for (int b = 0; b < 2; ++b)
-    for (const char* p : {"attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight"})
-      want.push_back("blocks." + std::to_string(b) + "." + p);
-  want.push_back("head.weight");
-  EXPECT_EQ(names, want);
+  EXPECT_EQ(names, test::small_compress_vit_gemm_weights());  // the same layers as int8
   EXPECT_TRUE(model.bf16());
   EXPECT_FALSE(model.quantized());
 

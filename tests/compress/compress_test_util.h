@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -25,6 +27,17 @@ inline nn::VitConfig small_compress_vit() {
   c.heads = 4;
   c.num_classes = 5;
   return c;
+}
+
+// The weights of small_compress_vit() that int8 and bf16 convert: per block the packed QKV, the
+// output projection, fc1 and fc2; then the head.
+inline std::vector<std::string> small_compress_vit_gemm_weights() {
+  std::vector<std::string> names;
+  for (int b = 0; b < 2; ++b)
+    for (const char* p : {"attn.qkv.weight", "attn.proj.weight", "mlp.fc1.weight", "mlp.fc2.weight"})
+      names.push_back("blocks." + std::to_string(b) + "." + p);
+  names.push_back("head.weight");
+  return names;
 }
 
 struct LogitsComparison {
