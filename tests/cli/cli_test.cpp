@@ -143,6 +143,22 @@ TEST_F(Cli, EvalJsonMatchesEvaluate) {
   EXPECT_EQ(text.out, e.text);
 }
 
+// heed prune --fine-tune-steps with --json: stdout is the one JSON report; the fine-tune's
+// own test report goes to stderr.
+TEST_F(Cli, PruneFineTuneJsonKeepsStdoutOneDocument) {
+  const std::string out = (*dir_ / "pruned.safetensors").string();
+  const test::CliResult r = test::run_cli({"prune", "--checkpoint", checkpoint().string(), "--heads", "0.5", "--out",
+                                           out, "--fine-tune-steps", "3", "--samples", "20", "--json"},
+                                          *dir_);
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("removed").at("fine_tune_run"), out + ".fine-tune");
+  EXPECT_EQ(j.at("removed").at("layer_heads"), json::array({1}));
+  EXPECT_CONTAINS(r.err, "fine-tuning " + out + " for 3 steps");
+  EXPECT_CONTAINS(r.err, "Test set");
+  EXPECT_TRUE(fs::exists(out + ".fine-tune/best.safetensors"));
+}
+
 TEST_F(Cli, PredictRgbPngMatchesForwardOnItsLuma) {
   // A colour PNG whose channels differ, so swapping R and B in the conversion changes the grey.
   const test::ImageSplit& t = *test_;

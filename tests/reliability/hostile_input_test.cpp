@@ -890,6 +890,9 @@ TEST_F(HostileInput, BenchVitTakesAConfigOrACheckpointNotBoth) {
 TEST_F(HostileInput, PruneRefusesBadFractionsAndSampleCounts) {
   EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--curve", "0.2", "1.5"}, 30), "--curve");
   EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--samples", "-4"}, 30), "--samples");
+  EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--fine-tune-steps", "-1"}, 30),
+                     "--fine-tune-steps");
+  EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--fine-tune-lr", "0"}, 30), "--fine-tune-lr");
 }
 
 TEST_F(HostileInput, BenchAttentionRefusesNegativeKvSeq) {

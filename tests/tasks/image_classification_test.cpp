@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "heed/compress/prune.h"
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
 #include "heed/train/config_json.h"
@@ -445,6 +446,91 @@ TEST_F(ImageClassifierTest, ResumeAfterInterruptMidEpochIsBitIdentical) {
   // metrics.jsonl gives every epoch's full figures, the interrupted one's training loss
   // included (its running sum is in the checkpoint): the same lines as the straight run's.
   EXPECT_EQ(metrics_without_clock(dir), metrics_without_clock(out("a")));
+}
+
+// train.max_steps (Hugging Face's max_steps): the schedule spans those steps and the run ends
+// inside an epoch, which is validated and saved like any other.
+TEST_F(ImageClassifierTest, MaxStepsEndsTheRunInsideAnEpoch) {
+  // 240 training images in batches of 32: 7 steps per epoch (the last batch short).
+  json two_epochs = base_config();
+  two_epochs["train"]["epochs"] = 2;
+  json fourteen_steps = base_config();
+  fourteen_steps["train"]["epochs"] = 9;  // ignored: max_steps decides
+  fourteen_steps["train"]["max_steps"] = 14;
+  const TrainResult a = train_image_classifier(parse_config(two_epochs), data(), out("epochs"), false);
+  const TrainResult b = train_image_classifier(parse_config(fourteen_steps), data(), out("steps"), false);
+  ASSERT_EQ(a.epochs_done, 2);
+  ASSERT_EQ(b.epochs_done, 2);
+  // 14 steps are two whole epochs with the same schedule: the same run, bit for bit.
+  expect_bit_identical(tensors_of(out("epochs") + "/last.safetensors"), tensors_of(out("steps") + "/last.safetensors"),
+                       "max_steps 14 against 2 epochs of 7 steps");
+  EXPECT_EQ(metrics_without_clock(out("steps")), metrics_without_clock(out("epochs")));
+
+  json ten_steps = base_config();
+  ten_steps["train"]["max_steps"] = 10;
+  const TrainResult c = train_image_classifier(parse_config(ten_steps), data(), out("ten"), false);
+  EXPECT_EQ(c.epochs_done, 2);  // 7 steps, then 3 of the second epoch
+  EXPECT_EQ(load_checkpoint(out("ten") + "/last.safetensors").info.state.global_step, 10);
+  const std::vector<std::string> lines = read_lines(out("ten") + "/metrics.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(json::parse(lines[0]).at("step"), 7);
+  EXPECT_EQ(json::parse(lines[1]).at("step"), 10);
+  // The cosine schedule spans the 10 steps: after int(0.5 x 7) = 3 warm-up steps, the last
+  // step (index 9) is 6/7 of the decay, at min + (base - min) (1 + cos(pi 6/7)) / 2.
+  const double want_lr = 0.0001 + (0.01 - 0.0001) * 0.5 * (1 + std::cos(M_PI * (9.0 - 3.0) / (10.0 - 3.0)));
+  EXPECT_NEAR(json::parse(lines[1]).at("lr").get<double>(), want_lr, 1e-7);
+
+  // Written only when set, so configs from before the key read back equal; checked values.
+  EXPECT_FALSE(to_json(parse_config(base_config())).at("train").contains("max_steps"));
+  EXPECT_EQ(to_json(parse_config(ten_steps)).at("train").at("max_steps"), 10);
+  ten_steps["train"]["max_steps"] = -1;
+  EXPECT_CONTAINS(error_of([&] { parse_config(ten_steps); }), "train.max_steps");
+  ten_steps["train"]["max_steps"] = 2;
+  ten_steps["train"]["warmup_epochs"] = 1;  // 7 steps of warm-up in a 2-step run
+  EXPECT_CONTAINS(error_of([&] { train_image_classifier(parse_config(ten_steps), data(), out("short"), false); }),
+                  "more than train.max_steps = 2");
+}
+
+// heed prune --heads F --out P --fine-tune-steps N: the pruned model is fine-tuned on the one
+// trainer with the checkpoint's own config and data, and P becomes that run's best checkpoint.
+TEST_F(ImageClassifierTest, PruneFineTuneTrainsThePrunedModelOnItsOwnConfig) {
+  train_image_classifier(parse_config(base_config()), data(), out("run"), false);  // 1 block, 2 heads
+  const train::Checkpoint trained = train::read_checkpoint(out("run") + "/best.safetensors");
+  compress::PruneOptions o;
+  o.samples = 64;
+  o.heads = 0.5;
+  o.out = out("plain.safetensors");
+  compress::prune_report(trained, o);  // removal only, for comparison
+  o.out = out("tuned.safetensors");
+  o.fine_tune_steps = 5;
+  const compress::PruneReport r = compress::prune_report(trained, o);
+  EXPECT_EQ(r.fine_tune_status, 0);
+  EXPECT_EQ(r.fine_tune_run, o.out + ".fine-tune");
+  EXPECT_EQ(r.removed.layer_heads, (std::vector<int64_t>{1}));
+
+  // The run: from the pruned weights, 5 steps, a tenth of the learning rate, no warm-up.
+  const train::Checkpoint best = train::read_checkpoint(r.fine_tune_run + "/best.safetensors");
+  const json& t = best.meta.config.at("train");
+  EXPECT_EQ(t.at("max_steps"), 5);
+  EXPECT_EQ(t.at("init_from"), o.out);
+  EXPECT_NEAR(t.at("lr").get<double>(), 0.001, 1e-9);
+  EXPECT_EQ(t.at("warmup_epochs"), 0);
+  EXPECT_EQ(best.meta.config.at("model").at("layer_heads"), json::array({1}));
+  EXPECT_EQ(best.meta.config.at("data").at("dir"), data());
+  ASSERT_EQ(read_lines(r.fine_tune_run + "/metrics.jsonl").size(), 1u);
+  EXPECT_EQ(json::parse(read_lines(r.fine_tune_run + "/metrics.jsonl")[0]).at("step"), 5);
+
+  // --out holds the fine-tuned weights: the run's best, not the plain removal's.
+  expect_bit_identical(tensors_of(o.out), tensors_of(r.fine_tune_run + "/best.safetensors"), "--out and the run's best");
+  EXPECT_NE(tensors_of(o.out).at("head.weight").to_vector(),
+            tensors_of(out("plain.safetensors")).at("head.weight").to_vector());
+  EXPECT_CONTAINS(r.text(), "fine-tuned");
+
+  // Without --out there is nothing to fine-tune; a second run needs --overwrite.
+  compress::PruneOptions bad;
+  bad.fine_tune_steps = 5;
+  EXPECT_CONTAINS(error_of([&] { compress::prune_report(trained, bad); }), "give --heads F and --out FILE");
+  EXPECT_CONTAINS(error_of([&] { compress::prune_report(trained, o); }), "exists");
 }
 
 // ---------------------------------------------------------------- (e) determinism

@@ -1,11 +1,14 @@
 #include "heed/compress/prune.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "heed/compress/quantize.h"
 #include "heed/core/error.h"
+#include "heed/io/atomic_file.h"
 #include "heed/tasks/registry.h"
 #include "heed/train/trainer.h"
 
@@ -18,6 +21,43 @@ int64_t count_removed(const std::vector<std::vector<bool>>& pruned) {
     for (bool p : layer) n += p;
   return n;
 }
+
+// The fine-tune's config: the checkpoint's own (data, seed, validation part), on the pruned
+// weights, for `steps` steps from a tenth of the training learning rate unless given.
+nlohmann::json fine_tune_config(const train::Checkpoint& checkpoint, const PruneOptions& o,
+                                const RemovedHeads& removed) {
+  nlohmann::json config = checkpoint.meta.config;
+  nlohmann::json& t = config["train"];
+  const double lr = o.fine_tune_lr > 0 ? o.fine_tune_lr : t.value("lr", 1e-3) / 10;
+  config["model"]["layer_heads"] = removed.layer_heads;
+  t["init_from"] = o.out;
+  t["max_steps"] = o.fine_tune_steps;
+  t["warmup_epochs"] = 0;
+  t["lr"] = lr;
+  t["min_lr"] = std::min(t.value("min_lr", 0.0), lr);
+  t["ema_decay"] = 0;  // an average would start from the pruned weights and lag the short run
+  return config;
+}
+
+// Fine-tunes the pruned checkpoint at o.out on the trainer (run directory: report.fine_tune_run),
+// then puts the run's best-validation weights in its place; interrupted, it leaves o.out as the
+// pruned weights and says so in report.fine_tune_status.
+void fine_tune(const train::Checkpoint& checkpoint, const PruneOptions& o, PruneReport& report) {
+  const RemovedHeads& removed = report.removed;
+  tasks::TrainCommand c;
+  c.config = fine_tune_config(checkpoint, o, removed);
+  c.file_config = c.config;
+  c.config_path = checkpoint.path + " (its config, for the fine-tune)";
+  c.out = o.out + ".fine-tune";
+  c.overwrite = o.overwrite;
+  std::fprintf(stderr, "fine-tuning %s for %lld steps (learning rate %g) in %s\n", o.out.c_str(),
+               (long long)o.fine_tune_steps, c.config["train"]["lr"].get<double>(), c.out.c_str());
+  report.fine_tune_run = c.out;
+  report.fine_tune_status = tasks::find_task(checkpoint.meta.task).train(c);
+  if (report.fine_tune_status != 0) return;
+  const std::string best = c.out + "/best.safetensors";
+  io::write_file_atomic(o.out, io::read_file(best, std::numeric_limits<uint64_t>::max()));
+}
 }  // namespace
 
 PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions& o) {
@@ -29,6 +69,11 @@ PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions
              o.heads);
   HEED_CHECK(o.out.empty() || o.overwrite || !std::filesystem::exists(o.out), o.out,
              ": exists; choose another --out or pass --overwrite");
+  HEED_CHECK(o.fine_tune_steps >= 0 && std::isfinite(o.fine_tune_lr) && o.fine_tune_lr >= 0,
+             "prune: --fine-tune-steps and --fine-tune-lr must not be negative");
+  HEED_CHECK(o.fine_tune_steps == 0 || !o.out.empty(), "prune: --fine-tune-steps fine-tunes the pruned "
+             "checkpoint: give --heads F and --out FILE too");
+  HEED_CHECK(o.fine_tune_lr == 0 || o.fine_tune_steps > 0, "prune: --fine-tune-lr needs --fine-tune-steps");
   const tasks::TaskEntry& entry = tasks::find_task(checkpoint.meta.task);
   HEED_CHECK(entry.prune_subject, "prune: ", checkpoint.path, " is a ", entry.name,
              " checkpoint; heed prune takes classifiers (image-classification, text-classification)");
@@ -50,6 +95,7 @@ PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions
   if (!o.out.empty()) {
     r.out = o.out;
     r.removed = remove_heads(checkpoint, heads_to_prune(r.importance, o.heads), o.out, o.overwrite);
+    if (o.fine_tune_steps > 0) fine_tune(checkpoint, o, r);
   }
   return r;
 }
@@ -63,7 +109,8 @@ nlohmann::json PruneReport::json() const {
                    {"importance_normalized", importance.normalized}, {"metric", metric_name}, {"curve", curve_json}};
   if (!out.empty())
     j["removed"] = {{"out", out}, {"heads_removed", removed.removed}, {"layer_heads", removed.layer_heads},
-                    {"parameters_before", removed.parameters_before}, {"parameters_after", removed.parameters_after}};
+                    {"parameters_before", removed.parameters_before}, {"parameters_after", removed.parameters_after},
+                    {"fine_tune_run", fine_tune_run}};
   return j;
 }
 
@@ -102,7 +149,10 @@ std::string PruneReport::text() const {
     for (int64_t h : removed.layer_heads) kept += (kept.empty() ? "" : " ") + std::to_string(h);
     s += "\nremoved " + std::to_string(removed.removed) + " heads (kept per layer: " + kept + "); parameters " +
          std::to_string(removed.parameters_before) + " -> " + std::to_string(removed.parameters_after) + "; wrote " +
-         out + "\n";
+         out + (fine_tune_run.empty() ? ""
+                : fine_tune_status == 0 ? " (fine-tuned: the best-validation weights of " + fine_tune_run + ")"
+                                        : " (not fine-tuned: the run in " + fine_tune_run + " was interrupted)") +
+         "\n";
   }
   return s;
 }

@@ -25,6 +25,11 @@ struct PruneOptions {
   double heads = -1;
   std::string out;
   bool overwrite = false;
+  // > 0: then fine-tune the pruned model for this many steps on the one trainer, with the
+  // checkpoint's own config and data (train.init_from = out, train.max_steps, no warm-up), in the
+  // run directory `out`.fine-tune; `out` becomes that run's best-validation checkpoint.
+  int64_t fine_tune_steps = 0;
+  double fine_tune_lr = 0;  // > 0: its learning rate; 0: a tenth of the config's train.lr
 };
 
 struct PrunePoint {
@@ -39,6 +44,8 @@ struct PruneReport {
   std::vector<PrunePoint> curve;
   std::string out;       // where the pruned checkpoint went (PruneOptions::out), or empty
   RemovedHeads removed;  // what it lost
+  std::string fine_tune_run;  // the fine-tune's run directory, or empty
+  int fine_tune_status = 0;   // its exit status: 0, or 128 + the signal that stopped it
   nlohmann::json json() const;
   std::string text() const;
 };

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "heed/train/config_json.h"
@@ -24,8 +25,9 @@ struct FieldRule {
   std::vector<std::string> one_of;  // for strings
   bool result_neutral = false;      // may change on --resume: it cannot change the result
   bool allow_empty = true;          // for strings and lists
-  bool omit_when_empty = false;     // lists: written only when they hold something (keys added
-                                    // later, so configs written before them read back equal)
+  bool omit_when_empty = false;     // lists: written only when they hold something, numbers only
+                                    // when not 0 (keys added later, so configs written before
+                                    // them read back equal)
 };
 
 namespace rule {
@@ -106,6 +108,8 @@ class ConfigWriter {
     if (result_only_ && r.result_neutral) return;
     if constexpr (requires { field.empty(); })
       if (r.omit_when_empty && field.empty()) return;
+    if constexpr (std::is_arithmetic_v<T>)
+      if (r.omit_when_empty && field == T{}) return;
     out_[key] = field;
   }
 

@@ -10,6 +10,10 @@ namespace heed::train {
 
 struct TrainOptions {
   int64_t epochs = 10, batch_size = 128;
+  // > 0: stop after this many optimizer steps, ending the last epoch early (validated and
+  // saved like any epoch); the schedule spans these steps and train.epochs is ignored
+  // (Hugging Face's max_steps). A short fine-tune, e.g. heed prune --fine-tune-steps.
+  int64_t max_steps = 0;
   // > 0: training batches of at most this many tokens, padding counted, in place of batch_size
   // rows (token tasks only: train/batch_loader.h's TokenBudgetBatches).
   int64_t batch_tokens = 0;
@@ -38,6 +42,7 @@ struct TrainOptions {
 template <class V>
 void visit(V& v, TrainOptions& o) {
   v("epochs", o.epochs, rule::positive());
+  v("max_steps", o.max_steps, rule::omitted_when_empty(rule::non_negative()));
   v("batch_size", o.batch_size, rule::positive());
   v("batch_tokens", o.batch_tokens, rule::non_negative());
   v("optimizer", o.optimizer, rule::one_of({"adamw", "sgd"}));

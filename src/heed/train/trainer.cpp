@@ -1,5 +1,6 @@
 #include "heed/train/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -214,10 +215,14 @@ TrainResult fit(TrainSetup& s) {
   const int64_t steps_per_epoch = loader.batches_per_epoch();
   HEED_CHECK(steps_per_epoch > 0, "train: train.batch_size ", o.batch_size, " is larger than the training split (",
              s.train_data->size(), " samples)");
+  // train.max_steps ends the run inside an epoch: that epoch is the last, cut short.
+  const int64_t epochs = o.max_steps > 0 ? (o.max_steps + steps_per_epoch - 1) / steps_per_epoch : o.epochs;
   optim::ScheduleOptions schedule;
   schedule.kind = o.schedule;
-  schedule.total_steps = steps_per_epoch * o.epochs;
+  schedule.total_steps = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
   schedule.warmup_steps = int64_t(o.warmup_epochs * double(steps_per_epoch));
+  HEED_CHECK(schedule.warmup_steps <= schedule.total_steps, "config: train.warmup_epochs = ", o.warmup_epochs,
+             " is ", schedule.warmup_steps, " steps, more than train.max_steps = ", o.max_steps);
   schedule.base_lr = o.lr;
   schedule.min_lr = o.min_lr;
   optim::validate(schedule);
@@ -244,8 +249,9 @@ TrainResult fit(TrainSetup& s) {
   model.train();
   DataParallel parallel(model, replicas);  // after any resume has loaded the weights
   RunClock run{std::chrono::steady_clock::now(), state.global_step, schedule.total_steps};
-  for (; state.epoch < o.epochs; ++state.epoch, state.batch = 0) {
-    Progress progress(state.epoch, o.epochs, steps_per_epoch, o.log_every, run);
+  for (; state.epoch < epochs; ++state.epoch, state.batch = 0) {
+    const int64_t steps_this_epoch = std::min(steps_per_epoch, schedule.total_steps - state.epoch * steps_per_epoch);
+    Progress progress(state.epoch, epochs, steps_this_epoch, o.log_every, run);
     loader.start_epoch(state.epoch, state.batch);
     double& loss_sum = state.epoch_loss_sum;  // in the state: a resumed epoch logs all its steps
     int64_t& loss_count = state.epoch_loss_count;
@@ -276,6 +282,7 @@ TrainResult fit(TrainSetup& s) {
         result.signal = signal;
         return result;
       }
+      if (state.batch == steps_this_epoch) break;  // train.max_steps reached
     }
     EvalResult val;
     with_average(average.get(), [&] { val = evaluate(model, task, *s.validation_data, *s.validation_plan, replicas); });
@@ -298,7 +305,7 @@ TrainResult fit(TrainSetup& s) {
                             {"lr", optimizer->lr()}, {"seconds", elapsed}});
     char summary[256];
     std::snprintf(summary, sizeof summary, "epoch %ld/%ld: train loss %.4f, validation loss %.4f, %s %.4f%s [%s]",
-                  long(state.epoch + 1), long(o.epochs), train_loss, val.loss, task.metric_name().c_str(),
+                  long(state.epoch + 1), long(epochs), train_loss, val.loss, task.metric_name().c_str(),
                   val.metric, best ? " (best)" : "", format_duration(elapsed).c_str());
     progress.finish(summary);
     result.epochs_done = state.epoch + 1;
