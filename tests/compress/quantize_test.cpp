@@ -174,7 +174,7 @@ TEST(Int8Model, LoadingF32WeightsDropsTheInt8Form) {
   EXPECT_FALSE(model.quantized());
 }
 
-TEST(Int8Model, TextClassifierStoresItsTokenTableInInt8WeightOnly) {
+TEST(Int8Model, TextClassifierStoresItsTokenAndPositionTablesInInt8WeightOnly) {
   nn::TextEncoderConfig c;
   c.vocab_size = 300;
   c.max_len = 12;
@@ -184,23 +184,31 @@ TEST(Int8Model, TextClassifierStoresItsTokenTableInInt8WeightOnly) {
   c.num_classes = 3;
   nn::TextClassifier model(c, 5);
   model.eval();
-  const Tensor table = model.tok_embed.value().clone();
+  const Tensor table = model.tok_embed.value().clone(), positions = model.pos_embed.value().clone();
   const std::vector<std::string> names = model.quantize_int8();
   EXPECT_NE(std::find(names.begin(), names.end(), "tok_embed.weight"), names.end());
-  // Weight-only: the f32 table becomes its dequantised form, within half a step of each row's scale.
-  const Tensor now = model.tok_embed.value();
-  for (int64_t r = 0; r < c.vocab_size; ++r) {
-    float amax = 0;
-    for (int64_t j = 0; j < c.dim; ++j) amax = std::max(amax, std::fabs(table.f32()[r * c.dim + j]));
-    for (int64_t j = 0; j < c.dim; ++j)
-      ASSERT_LE(std::fabs(now.f32()[r * c.dim + j] - table.f32()[r * c.dim + j]), 0.5f * amax / 127.f * 1.0001f)
-          << r << "," << j;
-  }
+  EXPECT_NE(std::find(names.begin(), names.end(), "pos_embed"), names.end());
+  // Weight-only: each f32 table becomes its dequantised form, within half a step of each row's
+  // scale (the position table [1, max_len, dim] as max_len rows).
+  auto expect_within_half_a_step = [&](const Tensor& before, const Tensor& now, int64_t rows) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float amax = 0;
+      for (int64_t j = 0; j < c.dim; ++j) amax = std::max(amax, std::fabs(before.f32()[r * c.dim + j]));
+      for (int64_t j = 0; j < c.dim; ++j)
+        ASSERT_LE(std::fabs(now.f32()[r * c.dim + j] - before.f32()[r * c.dim + j]), 0.5f * amax / 127.f * 1.0001f)
+            << r << "," << j;
+    }
+  };
+  expect_within_half_a_step(table, model.tok_embed.value(), c.vocab_size);
+  expect_within_half_a_step(positions, model.pos_embed.value(), c.max_len);
   // Stored as I64 values (I8 in a file) with a scale per row; a fresh model loads them to the same logits.
   std::map<std::string, Tensor> state;
   for (auto& [name, t] : model.int8_state_dict()) state[name] = t;
   ASSERT_EQ(state.at("tok_embed.weight").dtype(), DType::I64);
   EXPECT_EQ(state.at("tok_embed.weight_scale").shape(), (Shape{c.vocab_size}));
+  ASSERT_EQ(state.at("pos_embed").dtype(), DType::I64);
+  EXPECT_EQ(state.at("pos_embed").shape(), (Shape{1, c.max_len, c.dim}));  // the parameter's own shape
+  EXPECT_EQ(state.at("pos_embed_scale").shape(), (Shape{c.max_len}));
   nn::TextClassifier reloaded(c, 9);
   reloaded.load_state_dict(state);
   reloaded.eval();

@@ -4,7 +4,8 @@
 //        are then cut, validated and encoded ([CLS] f1 [SEP] f2 ...) by a small tokenizer, as
 //        the text tasks do;
 //   4    raw text given straight to the tokenizer (after valid_utf8, as `heed predict --text`);
-//   5    a serialized tokenizer model, as a checkpoint's "tokenizer" metadata holds one;
+//   5    a tokenizer model as a checkpoint holds one (the next byte says in which form): the
+//        serialized model, the model compressed with zlib, or the "tokenizer" metadata value;
 //   6    an interaction log (CSV, MovieLens's columns) read, ordered, filtered and split;
 //   7    lines read a batch at a time from a pipe, as `heed translate` reads its input: the
 //        next byte is the batch size, the one after it the size of the pieces a writer thread
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "heed/data/text_table.h"
 #include "heed/data/tokenizer.h"
 #include "heed/io/line_batches.h"
+#include "heed/io/zlib_bytes.h"
 #include "heed/tasks/text_data.h"
 
 namespace {
@@ -88,8 +91,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)tokenizer().encode(heed::data::valid_utf8(rest));
         break;
       case 5: {
-        const heed::data::Tokenizer t = heed::data::Tokenizer::from_proto(std::string(rest), "fuzz");
-        (void)t.encode("hello world");
+        if (rest.empty()) break;
+        const std::string_view body = rest.substr(1);
+        std::optional<heed::data::Tokenizer> t;
+        switch (uint8_t(rest[0]) % 3) {
+          case 0:
+            t = heed::data::Tokenizer::from_proto(std::string(body), "fuzz");
+            break;
+          case 1:  // a compressed model, as the metadata holds one after its base64
+            t = heed::data::Tokenizer::from_proto(heed::io::inflate_bytes(body, 1 << 20, "fuzz"), "fuzz");
+            break;
+          default:  // the metadata value itself: base64, or "zlib:" and base64
+            t = heed::tasks::tokenizer_of("fuzz", {{"tokenizer", std::string(body)}});
+        }
+        (void)t->encode("hello world");
         break;
       }
       case 6: {

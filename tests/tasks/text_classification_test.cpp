@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "heed/data/image_file.h"
 #include "heed/io/safetensors.h"
 #include "heed/tasks/masked_lm.h"
+#include "heed/tasks/text_data.h"
 #include "test_files.h"
 #include "test_util.h"
 
@@ -133,6 +135,20 @@ TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
   EXPECT_EQ(f.metadata.at("task"), "text-classification");
   EXPECT_EQ(f.metadata.at("model"), "text-classifier");
   ASSERT_TRUE(f.metadata.count("tokenizer"));
+  // Stored compressed: "zlib:" + base64 of the zlib stream of the SentencePiece model (inflated
+  // here by zlib's own uncompress); the plain base64 that older checkpoints hold reads the same.
+  const std::string& stored = f.metadata.at("tokenizer");
+  ASSERT_TRUE(stored.starts_with("zlib:"));
+  const data::Tokenizer tok = tokenizer_of(r.best_path, f.metadata);
+  const std::string packed = data::base64_decode(std::string_view(stored).substr(5), "test");
+  std::string model(tok.proto().size(), '\0');
+  uLongf model_size = model.size();
+  ASSERT_EQ(uncompress(reinterpret_cast<Bytef*>(model.data()), &model_size,
+                       reinterpret_cast<const Bytef*>(packed.data()), uLong(packed.size())),
+            Z_OK);
+  EXPECT_EQ(model, tok.proto());
+  const data::Tokenizer old = tokenizer_of("old.safetensors", {{"tokenizer", data::base64_encode(tok.proto())}});
+  EXPECT_EQ(old.encode("free cash prize"), tok.encode("free cash prize"));
   const json config = json::parse(f.metadata.at("config"));
   EXPECT_EQ(config["data"]["class_names"], json::parse(R"(["offer", "work"])"));  // sorted training labels
   EXPECT_EQ(config["model"]["num_classes"], 2);

@@ -70,6 +70,15 @@ std::vector<std::pair<std::string, Tensor>> Module::state_dict() {
   return out;
 }
 
+namespace {
+// A weight-only table of more than two dimensions (e.g. positions [1, max_len, dim]) is quantised
+// as rows of its last dimension, one scale per row; a matrix is itself.
+Tensor as_rows(const Tensor& t) {
+  if (t.dim() <= 2) return t;
+  return t.reshape({-1, t.size(t.dim() - 1)});
+}
+}  // namespace
+
 void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
   std::set<std::string> known;
   for (auto& [name, var, int8, bf16_form] : all_parameters()) {
@@ -83,8 +92,8 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       known.insert(scale->first);
       HEED_CHECK(it->second.shape() == var->shape(), "load_state_dict: int8 parameter '", name,
                  "' is ", it->second.str(), ", the model needs ", var->value().str());
-      auto m = std::make_shared<const Int8Matrix>(Int8Matrix::from_stored(it->second, scale->second, name));
-      var->value().copy_(m->dequantize());
+      auto m = std::make_shared<const Int8Matrix>(Int8Matrix::from_stored(as_rows(it->second), scale->second, name));
+      var->value().copy_(m->dequantize().reshape(var->shape()));
       *int8 = std::move(m);
       continue;
     }
@@ -105,9 +114,9 @@ std::vector<std::string> Module::quantize_int8() {
   for (auto& [name, var, int8, bf16_form] : all_parameters())
     if (int8) {
       try {
-        *int8 = std::make_shared<const Int8Matrix>(Int8Matrix::quantize(var->value()));
+        *int8 = std::make_shared<const Int8Matrix>(Int8Matrix::quantize(as_rows(var->value())));
         // A weight-only table computes with its f32 value: make it what the file will hold.
-        if (!bf16_form) var->value().copy_((*int8)->dequantize());
+        if (!bf16_form) var->value().copy_((*int8)->dequantize().reshape(var->shape()));
       } catch (const Error& e) {
         detail::fail("quantize_int8: parameter '", name, "': ", e.what());
       }
@@ -126,7 +135,7 @@ std::vector<std::pair<std::string, Tensor>> Module::int8_state_dict() {
   std::vector<std::pair<std::string, Tensor>> out;
   for (auto& [name, var, int8, bf16_form] : all_parameters()) {
     if (int8 && *int8) {
-      out.emplace_back(name, (*int8)->stored_q());
+      out.emplace_back(name, (*int8)->stored_q().reshape(var->shape()));
       out.emplace_back(name + kInt8ScaleSuffix, (*int8)->stored_scale());
     } else {
       out.emplace_back(name, var->value());

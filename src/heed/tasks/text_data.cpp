@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <string_view>
 
 #include "heed/core/error.h"
 #include "heed/core/rng.h"
 #include "heed/data/loader.h"
+#include "heed/io/zlib_bytes.h"
 #include "heed/train/batch_loader.h"
 #include "heed/train/checkpoint.h"
 
@@ -80,14 +82,29 @@ std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::
   return ids;
 }
 
+namespace {
+// The metadata value of a compressed tokenizer starts with this (never a base64 character):
+// "zlib:" + base64(zlib(model)). Checkpoints written before it hold base64(model).
+constexpr std::string_view kZlibPrefix = "zlib:";
+// SentencePiece models of a million pieces are tens of MB; more is a damaged or hostile file.
+constexpr uint64_t kMaxTokenizerBytes = uint64_t{256} << 20;
+}  // namespace
+
 data::Tokenizer tokenizer_of(const std::string& path, const std::map<std::string, std::string>& metadata) {
   auto it = metadata.find("tokenizer");
   HEED_CHECK(it != metadata.end(), path, ": the checkpoint holds no tokenizer (metadata 'tokenizer')");
-  return data::Tokenizer::from_proto(data::base64_decode(it->second, path + " metadata 'tokenizer'"),
-                                     path + " metadata 'tokenizer'");
+  const std::string source = path + " metadata 'tokenizer'";
+  std::string_view value = it->second;
+  const bool compressed = value.starts_with(kZlibPrefix);
+  if (compressed) value.remove_prefix(kZlibPrefix.size());
+  std::string proto = data::base64_decode(value, source);
+  if (compressed) proto = io::inflate_bytes(proto, kMaxTokenizerBytes, source);
+  return data::Tokenizer::from_proto(proto, source);
 }
 
-std::string tokenizer_metadata(const data::Tokenizer& tokenizer) { return data::base64_encode(tokenizer.proto()); }
+std::string tokenizer_metadata(const data::Tokenizer& tokenizer) {
+  return std::string(kZlibPrefix) + data::base64_encode(io::deflate_bytes(tokenizer.proto()));
+}
 
 data::Tokenizer obtain_tokenizer(const TextInputOptions& o, const std::string& init_from, const Texts& training) {
   if (!init_from.empty()) {

@@ -98,9 +98,11 @@ TextClassifier::TextClassifier(const TextEncoderConfig& c, uint64_t seed)
   head.weight.value().copy_(trunc_normal(head.weight.shape(), 0.02f, init_rng()));
   head.bias.value().fill_(0.f);
   // The token table is most of a small classifier's weights (8,000 x 128 of 1.45 M in the spam
-  // config): heed quantize stores it in int8 too, weight-only (docs/compression.md). The language
-  // models, whose output layer is this table, keep it f32.
+  // config): heed quantize stores it in int8 too, weight-only (docs/compression.md), and the
+  // position table with it (256 x 128: a tenth of what stays f32 otherwise). The language
+  // models, whose output layer is the token table, keep both f32.
   register_int8_storage(&tok_embed);
+  register_int8_storage(&pos_embed);
 }
 
 namespace {
