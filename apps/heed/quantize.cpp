@@ -9,14 +9,21 @@ namespace heed::cli {
 
 void register_quantize(CLI::App& app) {
   static std::string checkpoint, out;
-  static bool overwrite = false;
+  static compress::QuantizeOptions o;
   auto* cmd = app.add_subcommand("quantize", "Quantise a checkpoint's Linear and attention weights to int8");
   cmd->add_option("--checkpoint", checkpoint, "the f32 checkpoint (.safetensors)")->required();
   cmd->add_option("--out", out, "the int8 checkpoint to write")->required();
-  cmd->add_flag("--overwrite", overwrite, "replace --out if it exists");
+  cmd->add_flag("--overwrite", o.overwrite, "replace --out if it exists");
+  cmd->add_option("--calibrate", o.calibrate, "static activation ranges from this data (images: an IDX directory, "
+                  "its train split; text: a labelled file); default: dynamic, per row at run time");
+  cmd->add_option("--calibration-samples", o.calibration_samples, "records of it to run (default 512)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([] {
     const train::Checkpoint ckpt = train::read_checkpoint(checkpoint);
-    const compress::QuantizeResult r = compress::quantize_checkpoint(ckpt, out, overwrite);
+    const compress::QuantizeResult r = compress::quantize_checkpoint(ckpt, out, o);
+    if (!o.calibrate.empty())
+      std::printf("calibrated the activation ranges of %zu layers on %lld records of %s\n", r.calibrated.size(),
+                  (long long)r.calibration_records, o.calibrate.c_str());
     const double in_mb = double(std::filesystem::file_size(checkpoint)) / 1e6;
     const double out_mb = double(std::filesystem::file_size(out)) / 1e6;
     std::printf("quantised %zu weight matrices to int8 (%lld values; %lld stay f32: embeddings, norms, "

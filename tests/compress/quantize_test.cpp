@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,13 +23,16 @@
 #include "compress/compress_test_util.h"
 #include "heed/core/error.h"
 #include "heed/kernels/int8.h"
+#include "heed/nn/layers.h"
 #include "heed/nn/models/text_encoder.h"
 #include "heed/nn/models/vit.h"
+#include "heed/ops/int8_calibration.h"
 #include "heed/ops/int8_matrix.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/image_classification.h"
 #include "heed/train/data_parallel.h"
 #include "test_files.h"
+#include "test_util.h"
 
 namespace heed {
 namespace {
@@ -137,9 +141,11 @@ TEST(Int8Model, RefusesAQuantizedCheckpointAnExistingOutAndItsOwnPath) {
             std::string::npos);
   const train::Checkpoint f32 = train::read_checkpoint(f32_path);
   EXPECT_NE(error_of([&] { compress::quantize_checkpoint(f32, int8_path); }).find("exists"), std::string::npos);
-  EXPECT_NE(error_of([&] { compress::quantize_checkpoint(f32, f32_path, true); }).find("another --out"),
+  compress::QuantizeOptions overwrite;
+  overwrite.overwrite = true;
+  EXPECT_NE(error_of([&] { compress::quantize_checkpoint(f32, f32_path, overwrite); }).find("another --out"),
             std::string::npos);
-  compress::quantize_checkpoint(f32, int8_path, true);  // --overwrite
+  compress::quantize_checkpoint(f32, int8_path, overwrite);  // --overwrite
 }
 
 TEST(Int8Model, BadInt8ValuesNameTheWeight) {
@@ -221,6 +227,100 @@ TEST(Int8Model, TextClassifierStoresItsTokenAndPositionTablesInInt8WeightOnly) {
   NoGradGuard no_grad;
   const Tensor a = model.forward(batch, {}).logits.value(), b = reloaded.forward(batch, {}).logits.value();
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+}
+
+// --calibrate's parts: while an Int8Calibration lives, each int8 layer records the largest
+// |input| it sees; calibrate_int8 gives each layer that ran that range; the range is stored as
+// N_input_range and read back; a layer that never ran stays dynamic.
+TEST(Int8Model, CalibrationKeepsEachLayersLargestInput) {
+  Rng rng(3);
+  nn::Linear ran(6, 4, true, rng), idle(6, 4, true, rng);
+  ran.quantize_int8();
+  idle.quantize_int8();
+  const Tensor x1 = Tensor::uniform({3, 6}, rng, -2.f, 2.f), x2 = Tensor::uniform({5, 6}, rng, -3.f, 1.f);
+  float want = 0;
+  for (const Tensor* t : {&x1, &x2})
+    for (int64_t i = 0; i < t->numel(); ++i) want = std::max(want, std::fabs(t->f32()[i]));
+  NoGradGuard no_grad;
+  (void)ran.forward(Var(x1));  // no calibration alive: nothing recorded, nothing changes
+  EXPECT_EQ(ran.weight_int8->input_range, 0.f);
+  {
+    Int8Calibration calibration;
+    EXPECT_CONTAINS(error_of([] { Int8Calibration second; }), "another one is running");
+    (void)ran.forward(Var(x1));
+    (void)ran.forward(Var(x2));
+    EXPECT_EQ(ran.calibrate_int8(calibration), (std::vector<std::string>{"weight"}));
+    EXPECT_TRUE(idle.calibrate_int8(calibration).empty());
+  }
+  EXPECT_EQ(ran.weight_int8->input_range, want);
+  EXPECT_EQ(idle.weight_int8->input_range, 0.f);
+
+  // Stored and read back; the reloaded layer computes the same values bit for bit.
+  std::map<std::string, Tensor> state;
+  for (auto& [name, t] : ran.int8_state_dict()) state[name] = t;
+  ASSERT_TRUE(state.count("weight_input_range"));
+  EXPECT_EQ(state.at("weight_input_range").shape(), (Shape{1}));
+  nn::Linear reloaded(6, 4, true, rng);
+  reloaded.load_state_dict(state);
+  ASSERT_TRUE(reloaded.weight_int8);
+  EXPECT_EQ(reloaded.weight_int8->input_range, want);
+  const Tensor a = ran.forward(Var(x2)).value(), b = reloaded.forward(Var(x2)).value();
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+  // A damaged range is refused by name.
+  for (float bad : {0.f, -1.f, std::numeric_limits<float>::quiet_NaN()}) {
+    state["weight_input_range"] = Tensor::full({1}, bad);
+    EXPECT_CONTAINS(error_of([&] { reloaded.load_state_dict(state); }), "'weight_input_range' must be one finite");
+  }
+  state["weight_input_range"] = Tensor::full({2}, 1.f);
+  EXPECT_CONTAINS(error_of([&] { reloaded.load_state_dict(state); }), "weight_input_range");
+}
+
+// heed quantize --calibrate on a checkpoint and its data: every GEMM layer gets a static range,
+// the file says so, the model stays near its f32 logits, and data that does not fit is refused.
+TEST(Int8Model, CalibratedCheckpointStoresRangesAndStaysNearF32) {
+  test::ScratchDir dir("heed_calibrate_");
+  const std::string f32_path = dir / "f32.safetensors", int8_path = dir / "static.safetensors";
+  test::write_tiny_vit_checkpoint(f32_path, 8);
+  test::write_image_split(dir.path(), "train", 40, 1);
+  const train::Checkpoint f32 = train::read_checkpoint(f32_path);
+  compress::QuantizeOptions o;
+  o.calibrate = dir.path().string();
+  o.calibration_samples = 20;
+  const compress::QuantizeResult r = compress::quantize_checkpoint(f32, int8_path, o);
+  EXPECT_EQ(r.calibration_records, 20);
+  EXPECT_EQ(r.calibrated, r.layers);  // every GEMM layer ran (the ViT has no int8 tables)
+  const nlohmann::json header = header_of(int8_path);
+  for (const std::string& layer : r.layers) {
+    ASSERT_TRUE(header.contains(layer + "_input_range")) << layer;
+    EXPECT_EQ(header.at(layer + "_input_range").at("dtype"), "F32");
+    EXPECT_EQ(header.at(layer + "_input_range").at("shape"), nlohmann::json::array({1}));
+  }
+  const nlohmann::json q = nlohmann::json::parse(header.at("__metadata__").at("quantization").get<std::string>());
+  EXPECT_EQ(q.at("calibration").at("records"), 20);
+  EXPECT_CONTAINS(q.at("activations").get<std::string>(), "calibration data");
+
+  tasks::LoadedModel original = tasks::load_model(f32_path), calibrated = tasks::load_model(int8_path);
+  Rng rng(2);
+  const Var x(Tensor::uniform({12, 1, 8, 8}, rng, -2.f, 2.f));  // normalised images' scale
+  NoGradGuard no_grad;
+  const Tensor want = original.model->forward(x).value().clone(), got = calibrated.model->forward(x).value().clone();
+  const test::LogitsComparison c = test::compare_logits(want, got);
+  // Static ranges from 20 records, inputs beyond them clamp: a looser bound than dynamic's 3%.
+  EXPECT_LE(c.worst, 0.08 * 127.0 / kernels::int8_activation_levels() * c.range) << c.worst << " of " << c.range;
+  EXPECT_GT(c.worst, 0.0);
+
+  // Data of another image size, a missing directory, a task without calibration data.
+  test::ScratchDir other("heed_calibrate_other_");
+  test::write_image_split(other.path(), "train", 6, 1, 9);
+  o.calibrate = other.path().string();
+  EXPECT_CONTAINS(error_of([&] { compress::quantize_checkpoint(f32, dir / "x.safetensors", o); }),
+                  "images are 1x9x9 but " + f32_path + " was trained on 1x8x8");
+  o.calibrate = dir / "missing";
+  EXPECT_CONTAINS(error_of([&] { compress::quantize_checkpoint(f32, dir / "x.safetensors", o); }), "missing");
+  o.calibrate = dir.path().string();
+  o.calibration_samples = 0;
+  EXPECT_CONTAINS(error_of([&] { compress::quantize_checkpoint(f32, dir / "x.safetensors", o); }), "must be > 0");
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
 }
 
 TEST(Int8Model, LinearInt8IsInferenceOnly) {

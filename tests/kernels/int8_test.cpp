@@ -173,6 +173,64 @@ TEST(Int8Kernels, LinearWithinTheBoundOfItsRounding) {
   EXPECT_LT(worst_ratio, 0.5);
 }
 
+// Static activations (a calibrated range R shared by every row): each x is quantised with the
+// step R / levels, values beyond +-R clamp to +-R first. The result stays within the rounding
+// bound of the exact sum over the clamped x, and rows far inside the range get the coarse step
+// of R, not their own.
+TEST(Int8Kernels, LinearWithAStaticRangeClampsAndUsesOneStep) {
+  Rng rng(8);
+  const int64_t m = 12, k = 150, n = 17;
+  std::vector<float> x = random_floats(m * k, 1.f, rng);
+  for (int64_t p = 0; p < k; ++p) x[size_t(3 * k + p)] *= 0.01f;  // a row far inside the range
+  const float range = 1.5f;  // about 1.5 sigma: many values clamp
+  const std::vector<float> w = random_floats(n * k, 0.05f, rng), bias = random_floats(n, 1.f, rng);
+  std::vector<int8_t> w_q(w.size());
+  std::vector<float> w_scale(static_cast<size_t>(n)), y(static_cast<size_t>(m * n));
+  std::vector<int32_t> w_sums(static_cast<size_t>(n));
+  quantize_rows(w.data(), n, k, 127, w_q.data(), w_scale.data());
+  int8_row_sums(w_q.data(), n, k, w_sums.data());
+  int8_linear(x.data(), m, k, w_q.data(), w_scale.data(), w_sums.data(), n, bias.data(), y.data(), nullptr, range);
+  const double ex = 0.5 * range / int8_activation_levels();  // the one half step of every row
+  int clamped = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double want = bias[size_t(j)], unclamped = bias[size_t(j)], bound = 0;
+      const double ew = 0.5 * w_scale[size_t(j)];
+      for (int64_t p = 0; p < k; ++p) {
+        const double xv = x[size_t(i * k + p)], wv = w[size_t(j * k + p)];
+        const double xc = std::clamp(xv, -double(range), double(range));
+        want += xc * wv;
+        unclamped += xv * wv;
+        bound += std::fabs(xc) * ew + std::fabs(wv) * ex + ex * ew;
+        if (j == 0) clamped += xc != xv;
+      }
+      ASSERT_LE(std::fabs(y[size_t(i * n + j)] - want), bound * (1 + 1e-4) + 1e-5) << i << "," << j;
+    }
+  EXPECT_GT(clamped, m * k / 20) << "the range should clamp a good share of the values";
+  // Row 3 (|x| about 0.01 sigma) quantised over R has steps 100 times coarser than over its own
+  // max: the dynamic path's result lies far closer to the exact one.
+  std::vector<float> dynamic(static_cast<size_t>(m * n));
+  int8_linear(x.data(), m, k, w_q.data(), w_scale.data(), w_sums.data(), n, bias.data(), dynamic.data());
+  double err_static = 0, err_dynamic = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    double exact = bias[size_t(j)];
+    for (int64_t p = 0; p < k; ++p) exact += double(x[size_t(3 * k + p)]) * w[size_t(j * k + p)];
+    err_static += std::fabs(y[size_t(3 * n + j)] - exact);
+    err_dynamic += std::fabs(dynamic[size_t(3 * n + j)] - exact);
+  }
+  EXPECT_GT(err_static, 5 * err_dynamic);
+  // A row of zeros gives the bias; a range of 0 is the dynamic path; bad ranges are refused.
+  const std::vector<float> zeros(static_cast<size_t>(k), 0.f);
+  std::vector<float> y0(static_cast<size_t>(n));
+  int8_linear(zeros.data(), 1, k, w_q.data(), w_scale.data(), w_sums.data(), n, bias.data(), y0.data(), nullptr, range);
+  for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(y0[size_t(j)], bias[size_t(j)], 1e-6) << j;
+  for (float bad : {-1.f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()})
+    EXPECT_THROW(int8_linear(x.data(), m, k, w_q.data(), w_scale.data(), w_sums.data(), n, bias.data(), y.data(),
+                             nullptr, bad),
+                 Error)
+        << bad;
+}
+
 TEST(Int8Kernels, LinearWithoutBiasAndOnZeroRows) {
   const int64_t m = 3, k = 4, n = 2;
   const std::vector<float> x = {0, 0, 0, 0, 1, -2, 3, -4, 0.5f, 0.5f, 0.5f, 0.5f};

@@ -895,6 +895,13 @@ TEST_F(HostileInput, PruneRefusesBadFractionsAndSampleCounts) {
   EXPECT_USAGE_ERROR(run({"prune", "--checkpoint", "x.safetensors", "--fine-tune-lr", "0"}, 30), "--fine-tune-lr");
 }
 
+TEST_F(HostileInput, QuantizeRefusesANonPositiveCalibrationCount) {
+  EXPECT_USAGE_ERROR(run({"quantize", "--checkpoint", "x.safetensors", "--out", "y.safetensors", "--calibrate", "d",
+                          "--calibration-samples", "0"},
+                         30),
+                     "--calibration-samples");
+}
+
 TEST_F(HostileInput, BenchAttentionRefusesNegativeKvSeq) {
   EXPECT_USAGE_ERROR(run({"bench", "attention", "--kv-seq", "-3", "--seq", "8", "--heads", "1", "--head-dim",
                           "4", "--reps", "1"},

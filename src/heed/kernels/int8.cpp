@@ -1,6 +1,7 @@
 #include "heed/kernels/int8.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "heed/core/allocator.h"
 #include "heed/core/error.h"
@@ -80,14 +81,17 @@ void int8_gemm_nt(const int8_t* a, const int8_t* b, const int32_t* b_sums, int64
 }
 
 void int8_linear(const float* x, int64_t m, int64_t k, const int8_t* w_q, const float* w_scale,
-                 const int32_t* w_sums, int64_t n, const float* bias, float* y, PackedWeightCache* cache) {
+                 const int32_t* w_sums, int64_t n, const float* bias, float* y, PackedWeightCache* cache,
+                 float input_range) {
   if (m == 0 || n == 0) return;
   // As int8_gemm_nt, with the activations quantised straight into their shifted u8 form and the
   // offset correction, both scales and the bias applied in one pass over the int32 result.
   const int levels = int8_activation_levels(), offset = levels + 1;
   ScratchBuffer<uint8_t> x_q(m * k);
   ScratchBuffer<float> x_scale(m);
-  const int64_t bad_row = quantize_rows_offset(x, m, k, levels, offset, x_q.data(), x_scale.data());
+  HEED_CHECK(std::isfinite(input_range) && input_range >= 0.f, "int8_linear: the static input range must be "
+             "finite and >= 0, got ", input_range);
+  const int64_t bad_row = quantize_rows_offset(x, m, k, levels, offset, x_q.data(), x_scale.data(), input_range);
   HEED_CHECK(bad_row < 0, "int8_linear: input row ", bad_row, " holds a non-finite value (NaN or infinity)");
   ScratchBuffer<int32_t> acc(m * n);
   if (k == 0) std::fill(acc.data(), acc.data() + m * n, 0);

@@ -41,10 +41,12 @@ void int8_gemm_nt(const int8_t* a, const int8_t* b, const int32_t* b_sums, int64
 
 // A linear layer's forward pass with int8 weights: y[i, j] ~ sum_p x[i, p] W[j, p] + bias[j],
 // where W = w_q * w_scale per row (per output channel) and each row of x is quantised to
-// int8_activation_levels() on the fly. bias may be null. y is [m, n]. With a cache, w_q's packed
-// form is made once and kept there; without one it is made on every call.
+// int8_activation_levels() on the fly: over its own max |x| (dynamic), or over a calibrated
+// `input_range` > 0 shared by every row (static; values beyond it clamp). bias may be null. y is
+// [m, n]. With a cache, w_q's packed form is made once and kept there; without one it is made
+// on every call.
 void int8_linear(const float* x, int64_t m, int64_t k, const int8_t* w_q, const float* w_scale,
                  const int32_t* w_sums, int64_t n, const float* bias, float* y,
-                 PackedWeightCache* cache = nullptr);
+                 PackedWeightCache* cache = nullptr, float input_range = 0.f);
 
 }  // namespace heed::kernels

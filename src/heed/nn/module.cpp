@@ -1,9 +1,12 @@
 #include "heed/nn/module.h"
 
+#include <cmath>
 #include <set>
+#include <string>
 
 #include "heed/core/rng.h"
 #include "heed/ops/bf16_matrix.h"
+#include "heed/ops/int8_calibration.h"
 #include "heed/ops/int8_matrix.h"
 
 namespace heed::nn {
@@ -92,9 +95,17 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       known.insert(scale->first);
       HEED_CHECK(it->second.shape() == var->shape(), "load_state_dict: int8 parameter '", name,
                  "' is ", it->second.str(), ", the model needs ", var->value().str());
-      auto m = std::make_shared<const Int8Matrix>(Int8Matrix::from_stored(as_rows(it->second), scale->second, name));
-      var->value().copy_(m->dequantize().reshape(var->shape()));
-      *int8 = std::move(m);
+      Int8Matrix m = Int8Matrix::from_stored(as_rows(it->second), scale->second, name);
+      if (auto range = state.find(name + kInt8InputRangeSuffix); range != state.end()) {
+        known.insert(range->first);
+        const Tensor& r = range->second;
+        HEED_CHECK(r.dtype() == DType::F32 && r.shape() == Shape{1} && std::isfinite(r.f32()[0]) && r.f32()[0] > 0,
+                   "load_state_dict: '", range->first, "' must be one finite f32 value > 0, got ", r.str(),
+                   r.dtype() == DType::F32 && r.numel() == 1 ? " holding " + std::to_string(r.f32()[0]) : "");
+        m.input_range = r.f32()[0];
+      }
+      var->value().copy_(m.dequantize().reshape(var->shape()));
+      *int8 = std::make_shared<const Int8Matrix>(std::move(m));
       continue;
     }
     HEED_CHECK(it->second.dtype() == DType::F32 && it->second.shape() == var->shape(),
@@ -125,6 +136,20 @@ std::vector<std::string> Module::quantize_int8() {
   return names;
 }
 
+std::vector<std::string> Module::calibrate_int8(const Int8Calibration& calibration) {
+  std::vector<std::string> names;
+  for (auto& [name, var, int8, bf16_form] : all_parameters()) {
+    if (!int8 || !*int8 || !bf16_form) continue;  // not quantised, or a weight-only table (no GEMM)
+    const float range = calibration.input_range(**int8);
+    if (range <= 0) continue;  // never ran (or only on zeros): stays dynamic
+    Int8Matrix m = **int8;     // shares the packed weights
+    m.input_range = range;
+    *int8 = std::make_shared<const Int8Matrix>(std::move(m));
+    names.push_back(name);
+  }
+  return names;
+}
+
 bool Module::quantized() {
   for (auto& p : all_parameters())
     if (p.int8 && *p.int8) return true;
@@ -137,6 +162,7 @@ std::vector<std::pair<std::string, Tensor>> Module::int8_state_dict() {
     if (int8 && *int8) {
       out.emplace_back(name, (*int8)->stored_q().reshape(var->shape()));
       out.emplace_back(name + kInt8ScaleSuffix, (*int8)->stored_scale());
+      if ((*int8)->input_range > 0) out.emplace_back(name + kInt8InputRangeSuffix, Tensor::full({1}, (*int8)->input_range));
     } else {
       out.emplace_back(name, var->value());
     }

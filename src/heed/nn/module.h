@@ -15,6 +15,7 @@
 namespace heed {
 struct Int8Matrix;  // ops/int8_matrix.h
 struct Bf16Matrix;  // ops/bf16_matrix.h
+class Int8Calibration;  // ops/int8_calibration.h
 }
 
 namespace heed::nn {
@@ -22,6 +23,9 @@ namespace heed::nn {
 // A quantised parameter N is stored as N (its int8 values) and N + kInt8ScaleSuffix (one f32
 // scale per row), as CTranslate2 names them ("weight", "weight_scale").
 inline constexpr const char* kInt8ScaleSuffix = "_scale";
+// A statically calibrated layer (heed quantize --calibrate) also stores N + kInt8InputRangeSuffix:
+// f32 [1], the largest |x| its inputs took on the calibration data.
+inline constexpr const char* kInt8InputRangeSuffix = "_input_range";
 
 class Module {
  public:
@@ -45,8 +49,12 @@ class Module {
   // GEMMs in int8. Embeddings, norms and biases stay f32.
   std::vector<std::string> quantize_int8();
   bool quantized();  // whether any parameter holds an int8 form
+  // Static activations (heed quantize --calibrate): each int8 layer that `calibration` saw run
+  // gets the range it recorded (Int8Matrix::input_range); the others stay dynamic. Returns the
+  // names of the layers calibrated.
+  std::vector<std::string> calibrate_int8(const Int8Calibration& calibration);
   // state_dict() with the int8 forms: each quantised N as i64 values (a checkpoint stores them
-  // as I8) followed by N_scale.
+  // as I8) followed by N_scale (and N_input_range for a calibrated layer).
   std::vector<std::pair<std::string, Tensor>> int8_state_dict();
   // bf16 inference (docs/compression.md): the same parameters as quantize_int8 get a bf16 copy
   // (rounded to nearest even); forward passes without gradient recording then run their GEMMs

@@ -16,6 +16,10 @@ struct Int8Matrix {
   std::vector<int8_t> q;          // [rows, cols]
   std::vector<float> scale;       // [rows]
   std::vector<int32_t> row_sums;  // sum of each row of q (the int8 GEMM's offset correction)
+  // > 0: the calibrated largest |x| of this layer's inputs (heed quantize --calibrate): its
+  // activations are quantised with the fixed scale input_range / levels (static); 0: each row
+  // over its own max |x| at run time (dynamic).
+  float input_range = 0.f;
   // q in the layout the int8 GEMM wants, made on first use (shared by copies and replicas).
   std::shared_ptr<kernels::PackedWeightCache> packed = std::make_shared<kernels::PackedWeightCache>();
 
