@@ -531,6 +531,11 @@ TEST_F(ImageClassifierTest, PruneFineTuneTrainsThePrunedModelOnItsOwnConfig) {
   bad.fine_tune_steps = 5;
   EXPECT_CONTAINS(error_of([&] { compress::prune_report(trained, bad); }), "give --heads F and --out FILE");
   EXPECT_CONTAINS(error_of([&] { compress::prune_report(trained, o); }), "exists");
+  // A new --out whose fine-tune directory is taken: refused before anything is written.
+  fs::rename(o.out, out("moved.safetensors"));
+  EXPECT_CONTAINS(error_of([&] { compress::prune_report(trained, o); }),
+                  o.out + ".fine-tune: holds an earlier fine-tune");
+  EXPECT_FALSE(fs::exists(o.out));
 }
 
 // ---------------------------------------------------------------- (e) determinism

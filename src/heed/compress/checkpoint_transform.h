@@ -12,7 +12,10 @@ namespace heed::compress {
 
 // `out` must not be the checkpoint itself, nor exist unless `overwrite`; the checkpoint's task
 // must load its model (TaskEntry::load_module). `done` says what the command makes of it in
-// errors ("quantised", "pruned"). Returns the loaded model.
+// errors ("quantised", "pruned").
+void check_transform(const train::Checkpoint& checkpoint, const std::string& out, bool overwrite, const char* done);
+
+// check_transform, then the loaded model.
 std::unique_ptr<nn::Module> load_for_transform(const train::Checkpoint& checkpoint, const std::string& out,
                                                bool overwrite, const char* done);
 

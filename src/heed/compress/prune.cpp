@@ -74,6 +74,9 @@ PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions
   HEED_CHECK(o.fine_tune_steps == 0 || !o.out.empty(), "prune: --fine-tune-steps fine-tunes the pruned "
              "checkpoint: give --heads F and --out FILE too");
   HEED_CHECK(o.fine_tune_lr == 0 || o.fine_tune_steps > 0, "prune: --fine-tune-lr needs --fine-tune-steps");
+  // The fine-tune's run directory would refuse this only after the importance pass and the removal.
+  HEED_CHECK(o.fine_tune_steps == 0 || o.overwrite || !std::filesystem::exists(o.out + ".fine-tune"), o.out,
+             ".fine-tune: holds an earlier fine-tune; choose another --out or pass --overwrite");
   const tasks::TaskEntry& entry = tasks::find_task(checkpoint.meta.task);
   HEED_CHECK(entry.prune_subject, "prune: ", checkpoint.path, " is a ", entry.name,
              " checkpoint; heed prune takes classifiers (image-classification, text-classification)");

@@ -20,13 +20,18 @@ QuantizeResult quantize_checkpoint(const train::Checkpoint& ckpt, const std::str
              "'); quantise the f32 checkpoint it was made from");
   HEED_CHECK(o.calibration_samples > 0, "quantize: the calibration sample count must be > 0, got ",
              o.calibration_samples);
-  std::unique_ptr<nn::Module> model = load_for_transform(ckpt, out, o.overwrite, "quantised");
-  tasks::PruneSubject calibration;  // the model with its calibration data
-  if (!o.calibrate.empty()) {
+  // The model is loaded once: alone, or with its calibration data (which fails here, before any
+  // work, on data that does not fit).
+  std::unique_ptr<nn::Module> model;
+  tasks::PruneSubject calibration;
+  if (o.calibrate.empty()) {
+    model = load_for_transform(ckpt, out, o.overwrite, "quantised");
+  } else {
+    check_transform(ckpt, out, o.overwrite, "quantised");
     const tasks::TaskEntry& entry = tasks::find_task(ckpt.meta.task);
     HEED_CHECK(entry.prune_subject, "quantize: --calibrate reads data for classifiers (image-classification, "
                "text-classification); ", ckpt.path, " is a ", entry.name, " checkpoint: quantise it without");
-    calibration = entry.prune_subject(ckpt, o.calibrate, "train");  // fails here on data that does not fit
+    calibration = entry.prune_subject(ckpt, o.calibrate, "train");
   }
   nn::Module& target = calibration.model ? *calibration.model : *model;
   QuantizeResult result;
