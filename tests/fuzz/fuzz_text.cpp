@@ -12,6 +12,7 @@
 //        sends, and the lines read must be the input's lines exactly.
 // Expected outcomes: success or heed::Error; anything else is a bug.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -127,7 +128,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         o.text_fields = table.columns.empty() ? std::vector<std::string>{"text"} : table.columns;
         if (o.text_fields.size() > 3) o.text_fields.resize(3);
         const heed::tasks::Texts texts = heed::tasks::read_texts(table, o);
-        for (const auto& fields : texts.fields) (void)heed::tasks::encode_fields(tokenizer(), fields, o);
+        for (const auto& fields : texts.fields) {
+          (void)heed::tasks::encode_fields(tokenizer(), fields, o);
+          // Windows of a long text: each starts with [CLS] and fits max_tokens.
+          heed::tasks::TextInputOptions w = o;
+          w.max_tokens = 4 + data[0] % 5;
+          w.tail_tokens = std::min<int64_t>(o.tail_tokens, w.max_tokens - 1);
+          w.max_windows = 1 + data[0] % 4;
+          const auto windows = heed::tasks::encode_windows(tokenizer(), fields, w);
+          if (windows.empty() || int64_t(windows.size()) > w.max_windows) __builtin_trap();
+          for (const auto& window : windows)
+            if (window.empty() || int64_t(window.size()) > w.max_tokens || window[0] != heed::data::Tokenizer::kCls)
+              __builtin_trap();
+        }
       }
     }
   } catch (const heed::Error&) {

@@ -128,6 +128,45 @@ TEST(TextEncoder, PaddingDoesNotChangeTheRealTokens) {
   }
 }
 
+TEST(TextEncoder, WindowsAreAveragedAfterTheHead) {
+  // A record given as windows: its logits are the mean of each window's logits alone (the head
+  // is affine, so averaging the pooled windows before it is averaging their logits after it).
+  // Record 0 has 3 windows, record 1 has 1 (its missing windows: length 0, padding only).
+  for (const char* pooling : {"cls", "mean"}) {
+    TextEncoderConfig c = golden_config();
+    c.pooling = pooling;
+    TextClassifier model(c, 5);
+    model.eval();
+    NoGradGuard no_grad;
+    const std::vector<std::vector<int64_t>> windows = {{2, 7, 9, 11}, {2, 5, 6}, {2, 8, 8, 30}, {2, 17, 3, 21}};
+    auto alone = [&](const std::vector<int64_t>& w) {
+      Batch one;
+      one.tensors = {{"tokens", Tensor::from_indices({1, int64_t(w.size())}, w)},
+                     {"lengths", Tensor::from_indices({1}, {int64_t(w.size())})}};
+      return model.forward(one).logits.value().to_vector();
+    };
+    std::vector<double> expected0(3, 0.0);
+    for (int k = 0; k < 3; ++k) {
+      const std::vector<float> l = alone(windows[size_t(k)]);
+      for (int j = 0; j < 3; ++j) expected0[size_t(j)] += double(l[size_t(j)]) / 3;
+    }
+    const std::vector<float> expected1 = alone(windows[3]);
+    Batch both;  // [2 records, 3 windows, 4 tokens]
+    both.tensors = {{"tokens", Tensor::from_indices({2, 3, 4}, {2, 7, 9, 11, 2, 5, 6, 0, 2, 8, 8, 30,  //
+                                                               2, 17, 3, 21, 0, 0, 0, 0, 0, 0, 0, 0})},
+                    {"lengths", Tensor::from_indices({2, 3}, {4, 3, 4, 4, 0, 0})}};
+    const std::vector<float> got = model.forward(both).logits.value().to_vector();
+    ASSERT_EQ(got.size(), 6u);
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_NEAR(got[size_t(j)], expected0[size_t(j)], 1e-5) << pooling << " class " << j;
+      EXPECT_NEAR(got[size_t(3 + j)], expected1[size_t(j)], 1e-5) << pooling << " class " << j;
+    }
+    Batch bad = both;
+    bad.tensors["lengths"] = Tensor::from_indices({2}, {4, 4});
+    EXPECT_CONTAINS(test::error_message([&] { model.forward(bad); }), "lengths of windowed tokens must be i64 [2, 3]");
+  }
+}
+
 TEST(TextEncoder, BadInputsAreNamed) {
   TextClassifier model(golden_config(), 1);
   Batch batch;

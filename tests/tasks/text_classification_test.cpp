@@ -125,6 +125,81 @@ TEST(EncodeFields, HeadOrHeadAndTail) {
   EXPECT_EQ(encode_fields(tok, fields, o), whole);
 }
 
+// Windows (data.max_windows): the text's tokens after [CLS], cut to max_windows windows' worth
+// (head, or head and tail), in the fewest windows of at most max_tokens - 1 tokens and of equal
+// lengths within one, each after its own [CLS]: checked against slices of the uncut sequence.
+TEST(EncodeWindows, SplitTheWholeTextEvenly) {
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 200; ++i) corpus.push_back("one two three four five six seven eight nine ten " + std::to_string(i));
+  data::TokenizerOptions to;
+  to.vocab_size = 40;
+  const data::Tokenizer tok = data::Tokenizer::train(corpus, to);
+  const std::vector<std::string> fields = {"one two three", "four five six seven eight nine ten one two three four"};
+  TextInputOptions o;
+  o.max_tokens = 1000;
+  const std::vector<int32_t> whole = encode_fields(tok, fields, o);
+  const int64_t n = int64_t(whole.size()) - 1;  // after [CLS]
+  ASSERT_GE(n, 12);
+  auto joined = [](const std::vector<std::vector<int32_t>>& windows, size_t width) {
+    std::vector<int32_t> out;
+    for (const auto& w : windows) {
+      EXPECT_EQ(w[0], data::Tokenizer::kCls);
+      EXPECT_LE(w.size() - 1, width);
+      out.insert(out.end(), w.begin() + 1, w.end());
+    }
+    return out;
+  };
+  const std::vector<int32_t> content(whole.begin() + 1, whole.end());
+  // One window: encode_fields.
+  o.max_tokens = 6;
+  EXPECT_EQ(encode_windows(tok, fields, o), std::vector<std::vector<int32_t>>{encode_fields(tok, fields, o)});
+  // Enough windows for all: ceil(n / 5) windows, lengths within one, nothing lost.
+  o.max_windows = 100;
+  std::vector<std::vector<int32_t>> w = encode_windows(tok, fields, o);
+  EXPECT_EQ(int64_t(w.size()), (n + 4) / 5);
+  EXPECT_EQ(joined(w, 5), content);
+  size_t shortest = 1000, longest = 0;
+  for (const auto& x : w) shortest = std::min(shortest, x.size()), longest = std::max(longest, x.size());
+  EXPECT_LE(longest - shortest, 1u);
+  // Two windows of 5: the first 10 tokens; with a tail of 3, the first 7 and the last 3.
+  o.max_windows = 2;
+  w = encode_windows(tok, fields, o);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(joined(w, 5), std::vector<int32_t>(content.begin(), content.begin() + 10));
+  o.tail_tokens = 3;
+  std::vector<int32_t> expected(content.begin(), content.begin() + 7);
+  expected.insert(expected.end(), content.end() - 3, content.end());
+  EXPECT_EQ(joined(encode_windows(tok, fields, o), 5), expected);
+  // A short text is one window, as without windows.
+  o.max_tokens = 1000;
+  EXPECT_EQ(encode_windows(tok, fields, o), std::vector<std::vector<int32_t>>{whole});
+}
+
+// A windowed dataset's batch: records as rows of [B, W, T] (W: the most windows in the batch),
+// lengths [B, W] with 0 for a missing window, labels per record; a row slice is a record slice.
+TEST(TextDataset, WindowedBatchesHaveARecordPerRow) {
+  auto ints = [](const Tensor& t) { return std::vector<int64_t>(t.i64(), t.i64() + t.numel()); };
+  const TextDataset data = TextDataset::windowed({{{2, 5, 6}}, {{2, 7}, {2, 8, 9, 10}, {2, 11}}, {{2, 12}, {2, 13}}},
+                                                 {1, 0, 1});
+  EXPECT_EQ(data.size(), 3);
+  EXPECT_EQ(data.length(1), 8);
+  EXPECT_EQ(data.windows(1), 3);
+  const nn::Batch b = data.batch({2, 0, 1}, {});
+  EXPECT_EQ(b.at("tokens").shape(), (Shape{3, 3, 4}));
+  EXPECT_EQ(ints(b.at("lengths")), (std::vector<int64_t>{2, 2, 0, 3, 0, 0, 2, 4, 2}));
+  EXPECT_EQ(ints(b.at("labels")), (std::vector<int64_t>{1, 1, 0}));
+  const std::vector<int64_t> tokens = ints(b.at("tokens"));
+  EXPECT_EQ(std::vector<int64_t>(tokens.begin() + 24, tokens.begin() + 36),
+            (std::vector<int64_t>{2, 7, 0, 0, 2, 8, 9, 10, 2, 11, 0, 0}));
+  const nn::Batch last = b.rows(2, 3);
+  EXPECT_EQ(last.at("tokens").shape(), (Shape{1, 3, 4}));
+  EXPECT_EQ(ints(last.at("labels")), std::vector<int64_t>{0});
+  // The padding the model computes: 3 x 3 x 4 tokens for 15 real ones in one batch of all.
+  const train::ShuffledBatches plan({0, 1, 2}, 3, false, false, 0);
+  EXPECT_NEAR(padding_overhead(data, plan), 36.0 / 15.0 - 1, 1e-12);
+  EXPECT_THROW(TextDataset::windowed({{{2}}, {}}, {}), Error);
+}
+
 TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
   const TextClassifierConfig c = parse_text_classifier_config(base_config(*data_));
   const train::TrainResult r = train_text_classifier(c, out("run"), false);
@@ -190,6 +265,41 @@ TEST_F(TextTask, TrainsEvaluatesAndPredicts) {
     EXPECT_EQ(rel.at("methods").at(method).at("tokens").size(), rel.at("tokens").size()) << method;
   EXPECT_TRUE(fs::exists(out("explained") + "/index.html"));
   EXPECT_EQ(data::read_image(out("explained") + "/overlay.png").size(0), 3);
+}
+
+// data.max_windows: texts of up to ~25 tokens in windows of 7 after [CLS] train on data-parallel
+// replicas (rows are records), evaluate and predict; a record's probabilities are those of the
+// mean of its windows' logits, rebuilt here from the windows classified one by one.
+TEST_F(TextTask, WindowedTextsTrainEvaluateAndPredict) {
+  json j = base_config(*data_);
+  j["data"]["max_tokens"] = 8;
+  j["data"]["max_windows"] = 4;
+  const TextClassifierConfig c = parse_text_classifier_config(j);
+  const train::TrainResult r = train_text_classifier(c, out("run"), false);
+  EXPECT_GT(r.best_metric, 0.9) << "validation F1 of 'offer'";
+  LoadedTextClassifier m = load_text_classifier(train::read_checkpoint(r.best_path));
+  EXPECT_EQ(m.config.data.input.max_windows, 4);
+  const train::EvalResult e = evaluate_text_file(m, (*data_ / "test.jsonl").string());
+  EXPECT_GT(e.json.at("accuracy").get<double>(), 0.9);
+  Texts one;
+  one.fields.push_back({"hello", "free money for you today please click the cash prize and the deal with a winner"});
+  const std::unique_ptr<TextDataset> windowed = encode_dataset(m.tokenizer, one, {0}, m.config.data.input, {});
+  ASSERT_GE(windowed->windows(0), 2);
+  const Tensor p = class_probabilities(m, *windowed);
+  std::vector<double> mean(2, 0.0);
+  NoGradGuard no_grad;
+  for (const std::vector<int32_t>& w : windowed->sequences()) {
+    const TextDataset alone({w}, {});
+    const std::vector<float> l = m.model->forward(alone.batch({0}, {})).logits.value().to_vector();
+    for (int k = 0; k < 2; ++k) mean[size_t(k)] += double(l[size_t(k)]) / double(windowed->windows(0));
+  }
+  const double z = std::exp(mean[0]) + std::exp(mean[1]);
+  EXPECT_NEAR(p.f32()[0], std::exp(mean[0]) / z, 1e-5);
+  EXPECT_GT(p.f32()[0], 0.5) << "'offer'";
+  const test::CliResult p1 = test::run_cli({"predict", "--checkpoint", r.best_path, "--text", one.fields[0][1],
+                                            "--json", "--top-k", "2"}, dir_);
+  ASSERT_EQ(p1.exit_code, 0) << p1.err;
+  EXPECT_EQ(json::parse(p1.out).at("top")[0].at("name"), "offer");
 }
 
 // `heed eval` with several checkpoints: the ensemble's loss and predictions are rebuilt here from

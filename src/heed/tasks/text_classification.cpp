@@ -63,13 +63,6 @@ std::vector<std::string> classes_for(const data::TextTable& train, const TextCla
   return std::vector<std::string>(seen.begin(), seen.end());
 }
 
-std::vector<std::vector<int32_t>> encode_all(const data::Tokenizer& tokenizer, const Texts& texts,
-                                             const std::vector<int64_t>& which, const TextInputOptions& options) {
-  std::vector<std::vector<int32_t>> out;
-  for (int64_t i : which) out.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], options));
-  return out;
-}
-
 std::vector<int64_t> iota_of(size_t n) {
   std::vector<int64_t> v(n);
   std::iota(v.begin(), v.end(), 0);
@@ -101,6 +94,19 @@ Split read_labelled(const std::string& path, const TextClassificationData& d, co
   return s;
 }
 }  // namespace
+
+std::unique_ptr<TextDataset> encode_dataset(const data::Tokenizer& tokenizer, const Texts& texts,
+                                            const std::vector<int64_t>& which, const TextInputOptions& options,
+                                            std::vector<int64_t> labels, double token_dropout) {
+  if (options.max_windows == 1) {
+    std::vector<std::vector<int32_t>> sequences;
+    for (int64_t i : which) sequences.push_back(encode_fields(tokenizer, texts.fields[size_t(i)], options));
+    return std::make_unique<TextDataset>(std::move(sequences), std::move(labels), token_dropout);
+  }
+  std::vector<std::vector<std::vector<int32_t>>> records;
+  for (int64_t i : which) records.push_back(encode_windows(tokenizer, texts.fields[size_t(i)], options));
+  return std::make_unique<TextDataset>(TextDataset::windowed(records, std::move(labels), token_dropout));
+}
 
 PreparedTextClassification prepare_text_classification(const TextClassifierConfig& config_in) {
   TextClassifierConfig config = config_in;
@@ -150,7 +156,7 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
     m.num_classes = int64_t(config.data.class_names.size());
     m.validate();
     train::check_training_memory({m.parameter_count(true),
-                                  nn::encoder_activation_floats(train::batch_rows(config.train, in.max_tokens),
+                                  nn::encoder_activation_floats(train::batch_rows(config.train, in.max_tokens) * in.max_windows,
                                                                 in.max_tokens, m.dim, m.depth,
                                                                 m.heads, m.mlp_hidden()),
                                   train::replica_count(config.train)},
@@ -162,14 +168,11 @@ PreparedTextClassification prepare_text_classification(const TextClassifierConfi
   config.model.encoder.num_classes = int64_t(config.data.class_names.size());
   config.model.encoder.validate();
 
-  auto train_data = std::make_unique<TextDataset>(encode_all(tokenizer, all, train_idx, in), train_labels,
-                                                  config.data.token_dropout);
-  auto val_data =
-      in.validation.empty()
-          ? std::make_unique<TextDataset>(encode_all(tokenizer, all, val_idx, in), pick(all_labels, val_idx))
-          : std::make_unique<TextDataset>(encode_all(tokenizer, validation.texts,
-                                                     iota_of(validation.texts.fields.size()), in),
-                                          validation.labels);
+  auto train_data = encode_dataset(tokenizer, all, train_idx, in, train_labels, config.data.token_dropout);
+  auto val_data = in.validation.empty()
+                      ? encode_dataset(tokenizer, all, val_idx, in, pick(all_labels, val_idx))
+                      : encode_dataset(tokenizer, validation.texts, iota_of(validation.texts.fields.size()), in,
+                                       validation.labels);
   HEED_CHECK(val_data->size() > 0, in.train, ": the validation split is empty");
   std::unique_ptr<train::BatchPlan> plan =
       train::training_plan(iota_of(size_t(train_data->size())), train_data->lengths(), config.train, in.bucket_batches);
@@ -237,23 +240,22 @@ ClassificationTask evaluation_task(const LoadedTextClassifier& m) {
 }
 
 // Every record of `s`, tokenised by the classifier's own tokenizer and input settings.
-std::vector<std::vector<int32_t>> encode_records(const LoadedTextClassifier& m, const Split& s) {
-  return encode_all(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input);
+std::unique_ptr<TextDataset> encode_records(const LoadedTextClassifier& m, const Split& s) {
+  return encode_dataset(m.tokenizer, s.texts, iota_of(s.texts.fields.size()), m.config.data.input, s.labels);
 }
 
 }  // namespace
 
 train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas) {
   const Split s = read_labelled(path, m.config.data, m.config.data.class_names);
-  const TextDataset data(encode_records(m, s), s.labels);
-  return train::evaluate(*m.model, evaluation_task(m), data, eval_plan(data, m.config.data.input.eval_batch_size),
+  const std::unique_ptr<TextDataset> data = encode_records(m, s);
+  return train::evaluate(*m.model, evaluation_task(m), *data, eval_plan(*data, m.config.data.input.eval_batch_size),
                          replicas);
 }
 
-Tensor class_probabilities(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences) {
-  const TextDataset data(sequences, {});
+Tensor class_probabilities(LoadedTextClassifier& m, const TextDataset& data) {
   const int64_t classes = int64_t(m.config.data.class_names.size());
-  Tensor out = Tensor::zeros({int64_t(sequences.size()), classes});
+  Tensor out = Tensor::zeros({data.size(), classes});
   NoGradGuard no_grad;
   for (const std::vector<int64_t>& indices : eval_plan(data, m.config.data.input.eval_batch_size).epoch(0)) {
     const Tensor probs = softmax(m.model->forward(data.batch(indices, {})).logits).value();
@@ -273,7 +275,7 @@ train::EvalResult evaluate_text_ensemble(std::vector<LoadedTextClassifier>& memb
     HEED_CHECK(m.config.data.class_names == names, "eval: ensemble member ", i + 1, " has other class names than "
                "the first; an ensemble averages the probabilities of the same classes");
     const Split s = read_labelled(path, m.config.data, names);
-    const Tensor p = class_probabilities(m, encode_records(m, s));
+    const Tensor p = class_probabilities(m, *encode_records(m, s));
     if (i == 0) {
       mean = Tensor::zeros(p.shape());
       labels = s.labels;
@@ -337,14 +339,15 @@ void eval_command(const EvalCommand& cmd) {
   }
 }
 
-// Top-k classes of each sequence, with probabilities.
-std::vector<json> top_k(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences, int64_t k) {
+// Top-k classes of each record of `texts`, with probabilities.
+std::vector<json> top_k(LoadedTextClassifier& m, const Texts& texts, int64_t k) {
   const std::vector<std::string>& names = m.config.data.class_names;
   const int64_t classes = int64_t(names.size());
   k = std::min(k, classes);
-  const Tensor probs = class_probabilities(m, sequences);
-  std::vector<json> out(sequences.size());
-  for (size_t i = 0; i < sequences.size(); ++i) {
+  const Tensor probs = class_probabilities(
+      m, *encode_dataset(m.tokenizer, texts, iota_of(texts.fields.size()), m.config.data.input, {}));
+  std::vector<json> out(texts.fields.size());
+  for (size_t i = 0; i < texts.fields.size(); ++i) {
     const float* p = probs.f32() + int64_t(i) * classes;
     const std::vector<int64_t> order = metrics::top_k(p, classes, k);
     json top = json::array();
@@ -374,9 +377,10 @@ void predict_command(const PredictCommand& cmd) {
   LoadedTextClassifier m = load_text_classifier(cmd.checkpoint);
   const TextInputOptions& in = m.config.data.input;
   if (!cmd.text.empty()) {
-    std::vector<std::string> fields(in.text_fields.size());
-    fields[0] = data::valid_utf8(cmd.text);
-    const json top = top_k(m, {encode_fields(m.tokenizer, fields, in)}, cmd.top_k)[0];
+    Texts one;
+    one.fields.emplace_back(in.text_fields.size());
+    one.fields[0][0] = data::valid_utf8(cmd.text);
+    const json top = top_k(m, one, cmd.top_k)[0];
     print_prediction("text", top, cmd.json, nullptr);
     return;
   }
@@ -384,14 +388,10 @@ void predict_command(const PredictCommand& cmd) {
   // A .txt file gives each line as the first text field; other formats name the fields.
   TextInputOptions fields_of = in;
   if (table.columns == std::vector<std::string>{"text"} && in.text_fields.size() >= 1) fields_of.text_fields = {"text"};
-  const Texts texts = read_texts(table, fields_of);
+  Texts texts = read_texts(table, fields_of);
   report_text_fixes(texts);
-  std::vector<std::vector<int32_t>> sequences;
-  for (std::vector<std::string> f : texts.fields) {
-    f.resize(in.text_fields.size());
-    sequences.push_back(encode_fields(m.tokenizer, f, in));
-  }
-  const std::vector<json> tops = top_k(m, sequences, cmd.top_k);
+  for (std::vector<std::string>& f : texts.fields) f.resize(in.text_fields.size());
+  const std::vector<json> tops = top_k(m, texts, cmd.top_k);
   for (size_t i = 0; i < tops.size(); ++i)
     print_prediction(cmd.input + ":" + std::to_string(texts.lines[i]), tops[i], cmd.json, texts.lines[i]);
 }
@@ -402,6 +402,7 @@ void explain_command(const ExplainCommand& cmd) {
   const TextInputOptions& in = m.config.data.input;
   std::vector<std::string> fields(in.text_fields.size());
   fields[0] = data::valid_utf8(cmd.text);
+  // The first window of a windowed classifier: its maps are one sequence's.
   const std::vector<int32_t> ids = encode_fields(m.tokenizer, fields, in);
   const TextDataset one({ids}, {});
   const nn::Batch batch = one.batch({0}, {});
@@ -434,7 +435,7 @@ PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::strin
              " in its config; give --data FILE");
   const Split records = read_labelled(path, m.config.data, m.config.data.class_names);
   PruneSubject s;
-  auto text = std::make_unique<TextDataset>(encode_records(m, records), records.labels);
+  std::unique_ptr<TextDataset> text = encode_records(m, records);
   s.plan = std::make_unique<train::ShuffledBatches>(eval_plan(*text, m.config.data.input.eval_batch_size));
   s.data = std::move(text);
   s.task = std::make_unique<ClassificationTask>(evaluation_task(m));

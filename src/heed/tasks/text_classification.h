@@ -96,8 +96,14 @@ train::TrainResult train_text_classifier(const TextClassifierConfig& config, con
 // length), and with what the records needed (cut fields, invalid UTF-8) reported on stderr.
 train::EvalResult evaluate_text_file(LoadedTextClassifier& m, const std::string& path, int replicas = 0);
 
-// The class probabilities [records, classes] the classifier gives each sequence, in their order.
-Tensor class_probabilities(LoadedTextClassifier& m, const std::vector<std::vector<int32_t>>& sequences);
+// The records of `texts` (all of them, or those of `which`) tokenised as the classifier's input
+// settings say: one sequence each, or windows (data.max_windows > 1).
+std::unique_ptr<TextDataset> encode_dataset(const data::Tokenizer& tokenizer, const Texts& texts,
+                                            const std::vector<int64_t>& which, const TextInputOptions& options,
+                                            std::vector<int64_t> labels, double token_dropout = 0);
+
+// The class probabilities [records, classes] the classifier gives each record of `data`, in order.
+Tensor class_probabilities(LoadedTextClassifier& m, const TextDataset& data);
 
 // The labelled records of `path` evaluated with the ensemble of `members`: each tokenises the
 // texts with its own tokenizer, and the ensemble's prediction is the mean of their class

@@ -82,6 +82,24 @@ std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::
   return ids;
 }
 
+std::vector<std::vector<int32_t>> encode_windows(const data::Tokenizer& tokenizer,
+                                                 const std::vector<std::string>& fields,
+                                                 const TextInputOptions& options) {
+  const int64_t width = options.max_tokens - 1;  // a window's tokens after its [CLS]
+  TextInputOptions whole = options;  // the text cut once, to every window's worth
+  whole.max_tokens = options.max_windows * width + 1;
+  const std::vector<int32_t> ids = encode_fields(tokenizer, fields, whole);
+  const int64_t n = int64_t(ids.size()) - 1;
+  const int64_t count = std::max<int64_t>(1, (n + width - 1) / width);
+  std::vector<std::vector<int32_t>> out;
+  for (int64_t w = 0; w < count; ++w) {
+    std::vector<int32_t> window = {data::Tokenizer::kCls};
+    window.insert(window.end(), ids.begin() + 1 + n * w / count, ids.begin() + 1 + n * (w + 1) / count);
+    out.push_back(std::move(window));
+  }
+  return out;
+}
+
 namespace {
 // The metadata value of a compressed tokenizer starts with this (never a base64 character):
 // "zlib:" + base64(zlib(model)). Checkpoints written before it hold base64(model).
@@ -137,42 +155,71 @@ TextDataset::TextDataset(std::vector<std::vector<int32_t>> sequences, std::vecto
              " labels for ", sequences_.size(), " sequences");
   HEED_CHECK(token_dropout_ >= 0 && token_dropout_ < 1, "text data: token dropout ", token_dropout_,
              " is not in [0, 1)");
+  first_window_.resize(sequences_.size() + 1);
+  std::iota(first_window_.begin(), first_window_.end(), 0);
+}
+
+TextDataset TextDataset::windowed(const std::vector<std::vector<std::vector<int32_t>>>& records,
+                                  std::vector<int64_t> labels, double token_dropout) {
+  std::vector<std::vector<int32_t>> windows;
+  std::vector<int64_t> first = {0};
+  for (const auto& record : records) {
+    HEED_CHECK(!record.empty(), "text data: record ", first.size() - 1, " has no window");
+    windows.insert(windows.end(), record.begin(), record.end());
+    first.push_back(int64_t(windows.size()));
+  }
+  HEED_CHECK(labels.empty() || labels.size() == records.size(), "text data: ", labels.size(), " labels for ",
+             records.size(), " records");
+  TextDataset out(std::move(windows), {}, token_dropout);
+  out.labels_ = std::move(labels);
+  out.first_window_ = std::move(first);
+  out.windowed_ = true;
+  return out;
+}
+
+int64_t TextDataset::length(int64_t index) const {
+  int64_t n = 0;
+  for (int64_t w = first_window_[size_t(index)]; w < first_window_[size_t(index) + 1]; ++w)
+    n += int64_t(sequences_[size_t(w)].size());
+  return n;
 }
 
 std::vector<int64_t> TextDataset::lengths() const {
   std::vector<int64_t> out;
-  for (const auto& s : sequences_) out.push_back(int64_t(s.size()));
+  for (int64_t i = 0; i < size(); ++i) out.push_back(length(i));
   return out;
 }
 
 nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const {
-  int64_t t = 1;
+  int64_t t = 1, w = 1;
   for (int64_t i : indices) {
     HEED_CHECK(i >= 0 && i < size(), "text data: index ", i, " is outside the set of ", size());
-    t = std::max<int64_t>(t, int64_t(sequences_[size_t(i)].size()));
+    w = std::max(w, windows(i));
+    for (int64_t k = first_window_[size_t(i)]; k < first_window_[size_t(i) + 1]; ++k)
+      t = std::max<int64_t>(t, int64_t(sequences_[size_t(k)].size()));
   }
   const int64_t b = int64_t(indices.size());
-  Tensor tokens = Tensor::zeros({b, t}, DType::I64), lengths = Tensor::empty({b}, DType::I64);
+  Tensor tokens = Tensor::zeros({b, w, t}, DType::I64), lengths = Tensor::zeros({b, w}, DType::I64);
+  const uint64_t seed = context.seed ^ 0x746f6b64726f7070ull;  // "tokdropp": its own stream
+  const int64_t all_windows = int64_t(sequences_.size());
   for (int64_t r = 0; r < b; ++r) {
-    const std::vector<int32_t>& s = sequences_[size_t(indices[size_t(r)])];
-    std::copy(s.begin(), s.end(), tokens.i64() + r * t);
-    lengths.i64()[r] = int64_t(s.size());
-  }
-  if (context.training && token_dropout_ > 0) {
-    const uint64_t seed = context.seed ^ 0x746f6b64726f7070ull;  // "tokdropp": its own stream
-    for (int64_t r = 0; r < b; ++r) {
-      const uint64_t sample = uint64_t(context.epoch) * uint64_t(size()) + uint64_t(indices[size_t(r)]);
-      for (int64_t p = 0; p < lengths.i64()[r]; ++p) {
-        int64_t& token = tokens.i64()[r * t + p];
-        if (token > data::Tokenizer::kMask && random_uniform(seed, (sample << 20) + uint64_t(p)) < token_dropout_)
-          token = data::Tokenizer::kMask;
-      }
+    const int64_t first = first_window_[size_t(indices[size_t(r)])];
+    for (int64_t k = 0; k < windows(indices[size_t(r)]); ++k) {
+      const std::vector<int32_t>& s = sequences_[size_t(first + k)];
+      int64_t* row = tokens.i64() + (r * w + k) * t;
+      std::copy(s.begin(), s.end(), row);
+      lengths.i64()[r * w + k] = int64_t(s.size());
+      if (!context.training || token_dropout_ <= 0) continue;
+      const uint64_t sample = uint64_t(context.epoch) * uint64_t(all_windows) + uint64_t(first + k);
+      for (int64_t p = 0; p < int64_t(s.size()); ++p)
+        if (row[p] > data::Tokenizer::kMask && random_uniform(seed, (sample << 20) + uint64_t(p)) < token_dropout_)
+          row[p] = data::Tokenizer::kMask;
     }
   }
   nn::Batch out;
   out.indices = indices;
-  out.tensors["tokens"] = tokens;
-  out.tensors["lengths"] = lengths;
+  out.tensors["tokens"] = windowed_ ? tokens : tokens.reshape({b, t});
+  out.tensors["lengths"] = windowed_ ? lengths : lengths.reshape({b});
   if (!labels_.empty()) {
     Tensor labels = Tensor::empty({b}, DType::I64);
     for (int64_t r = 0; r < b; ++r) labels.i64()[r] = labels_[size_t(indices[size_t(r)])];
@@ -184,12 +231,9 @@ nn::Batch TextDataset::batch(const std::vector<int64_t>& indices, const train::B
 double padding_overhead(const TextDataset& data, const train::BatchPlan& plan) {
   int64_t real = 0, padded = 0;
   for (const std::vector<int64_t>& batch : plan.epoch(0)) {
-    int64_t longest = 0;
-    for (int64_t i : batch) {
-      real += data.length(i);
-      longest = std::max(longest, data.length(i));
-    }
-    padded += longest * int64_t(batch.size());
+    const nn::Batch shapes = data.TextDataset::batch(batch, {});  // the tokens the model computes over
+    for (int64_t i : batch) real += data.length(i);
+    padded += shapes.at("tokens").numel();
   }
   return real ? double(padded) / double(real) - 1 : 0;
 }

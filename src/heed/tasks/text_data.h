@@ -58,6 +58,12 @@ struct TextInputOptions {
   // max_tokens - tail_tokens (Sun et al. 2019, "How to fine-tune BERT for text classification":
   // head + tail beats the head alone; a mail's end holds its signature or unsubscribe footer).
   int64_t tail_tokens = 0;
+  // A text longer than max_tokens is cut into up to max_windows windows of at most max_tokens
+  // tokens, each its own [CLS] sequence; the classifier pools each and averages the windows
+  // (long-document classification by chunks: the model reads the whole mail, not its first
+  // max_tokens). 1: one window, the text cut to max_tokens. The cut (head + tail) then applies
+  // to max_windows windows' worth of tokens.
+  int64_t max_windows = 1;
   int64_t max_chars = 100000;   // per field, before tokenising (longer ones are cut and counted)
   int64_t eval_batch_size = 64;
   int64_t bucket_batches = 50;  // length-bucketed batches (train/batch_loader.h); 0: random
@@ -76,6 +82,7 @@ void visit(V& v, TextInputOptions& d) {
   v("text_fields", d.text_fields, non_empty());
   v("max_tokens", d.max_tokens, in(2, 1 << 20));
   v("tail_tokens", d.tail_tokens, non_negative());
+  v("max_windows", d.max_windows, in(1, 1 << 16));
   v("max_chars", d.max_chars, at_least(1));
   v("eval_batch_size", d.eval_batch_size, neutral(positive()));
   v("bucket_batches", d.bucket_batches, non_negative());
@@ -120,6 +127,14 @@ void report_text_fixes(const Texts& texts);
 // head and the last options.tail_tokens.
 std::vector<int32_t> encode_fields(const data::Tokenizer& tokenizer, const std::vector<std::string>& fields,
                                    const TextInputOptions& options);
+
+// The text as max_windows windows or fewer: [CLS] ids(field 1) [SEP] ids(field 2) ..., cut (head
+// and tail) to max_windows * (max_tokens - 1) tokens after the [CLS], split into the fewest
+// windows of at most max_tokens - 1 tokens, of equal lengths (within one), each after its own
+// [CLS]. With max_windows = 1, {encode_fields(...)}.
+std::vector<std::vector<int32_t>> encode_windows(const data::Tokenizer& tokenizer,
+                                                 const std::vector<std::string>& fields,
+                                                 const TextInputOptions& options);
 
 // The tokenizer of a run: init_from's (when set: its vocabulary is the embedding's), else the
 // data.tokenizer file, else one trained on `training` texts; says on stderr which.
@@ -174,21 +189,32 @@ int run_text_training(const TrainCommand& cmd, Parse&& parse, Train&& train, con
   return 0;
 }
 
-// Token sequences (and optional labels) as right-padded batches. Lengths are the sequences'.
-// With token_dropout p, training batches (context.training) have each ordinary token replaced by
-// [MASK] with probability p (word dropout, a regulariser), as a pure function of (seed, epoch,
-// sample, position); evaluation batches are never changed.
+// Token sequences (and optional labels) as right-padded batches: "tokens" [B, T] and
+// "lengths" [B]. A windowed dataset (windowed(), each record a list of windows) gives "tokens"
+// [B, W, T] and "lengths" [B, W] instead, W the most windows of a record in the batch and a
+// missing window of length 0, so that every tensor's rows are records (data-parallel slices cut
+// rows). With token_dropout p, training batches (context.training) have each ordinary token
+// replaced by [MASK] with probability p (word dropout, a regulariser), as a pure function of
+// (seed, epoch, window, position); evaluation batches are never changed.
 class TextDataset : public train::Dataset {
  public:
   TextDataset(std::vector<std::vector<int32_t>> sequences, std::vector<int64_t> labels, double token_dropout = 0);
-  int64_t size() const override { return int64_t(sequences_.size()); }
-  int64_t length(int64_t index) const override { return int64_t(sequences_[size_t(index)].size()); }
+  static TextDataset windowed(const std::vector<std::vector<std::vector<int32_t>>>& records,
+                              std::vector<int64_t> labels, double token_dropout = 0);
+  int64_t size() const override { return int64_t(first_window_.size()) - 1; }
+  // A record's tokens, its windows' together.
+  int64_t length(int64_t index) const override;
   nn::Batch batch(const std::vector<int64_t>& indices, const train::BatchContext& context) const override;
+  // Every window of every record, in record order (one per record unless windowed).
   const std::vector<std::vector<int32_t>>& sequences() const { return sequences_; }
-  std::vector<int64_t> lengths() const;
+  std::vector<int64_t> lengths() const;  // per record, as length()
+  int64_t windows(int64_t index) const { return first_window_[size_t(index) + 1] - first_window_[size_t(index)]; }
+  bool is_windowed() const { return windowed_; }
 
  protected:
   std::vector<std::vector<int32_t>> sequences_;
+  std::vector<int64_t> first_window_;  // record i's windows: sequences_[first_window_[i], first_window_[i + 1])
+  bool windowed_ = false;
   std::vector<int64_t> labels_;  // empty: unlabelled
   double token_dropout_ = 0;
 };
@@ -196,7 +222,8 @@ class TextDataset : public train::Dataset {
 // Evaluation batches of `batch_size` in order of length (least padding), unshuffled.
 train::ShuffledBatches eval_plan(const TextDataset& data, int64_t batch_size);
 
-// Padding a batch pays for: padded tokens / real tokens - 1 over one epoch of `plan`.
+// Padding a batch pays for: padded tokens / real tokens - 1 over one epoch of `plan` (a windowed
+// batch computes B x W x T tokens).
 double padding_overhead(const TextDataset& data, const train::BatchPlan& plan);
 
 }  // namespace heed::tasks

@@ -118,16 +118,53 @@ Tensor mean_weights(const Tensor& lengths, int64_t t) {
 }
 }  // namespace
 
+namespace {
+// A windowed batch (tokens [B, W, T], lengths [B, W], a missing window of length 0) as the
+// windows' rows [B * W, T], their lengths (a missing window's counted as 1, so that it stays
+// finite; its weight is 0) and each record's mean over its windows, weights [B, 1, W].
+struct Windows {
+  Tensor tokens, lengths, weights;
+};
+Windows flatten_windows(const Tensor& tokens, const Tensor& lengths) {
+  const int64_t b = tokens.size(0), w = tokens.size(1), t = tokens.size(2);
+  HEED_CHECK(b > 0 && w > 0, "text encoder: windowed tokens ", tokens.str(), " hold no window");
+  HEED_CHECK(lengths.defined() && lengths.dtype() == DType::I64 && lengths.dim() == 2 && lengths.size(0) == b &&
+                 lengths.size(1) == w,
+             "text encoder: the lengths of windowed tokens must be i64 [", b, ", ", w, "], got ",
+             lengths.defined() ? lengths.str() : "nothing");
+  Windows out{tokens.contiguous().reshape({b * w, t}), Tensor::empty({b * w}, DType::I64), Tensor::zeros({b, 1, w})};
+  for (int64_t i = 0; i < b; ++i) {
+    int64_t present = 0;
+    for (int64_t k = 0; k < w; ++k) present += lengths.i64()[i * w + k] > 0;
+    for (int64_t k = 0; k < w; ++k) {
+      const int64_t n = lengths.i64()[i * w + k];
+      out.lengths.i64()[i * w + k] = std::max<int64_t>(n, 1);
+      if (n > 0) out.weights.f32()[i * w + k] = 1.f / float(present);
+    }
+  }
+  return out;
+}
+}  // namespace
+
 ModelOutput TextClassifier::forward(const Batch& batch, const ForwardOptions& options) {
   ModelOutput out;
-  const Tensor& tokens = batch.at("tokens");
-  const Tensor& lengths = batch.at("lengths");
+  Tensor tokens = batch.at("tokens"), lengths = batch.at("lengths");
+  // Windows of long texts: every window encoded and pooled alone, then averaged per record.
+  const bool windowed = tokens.defined() && tokens.dim() == 3;
+  const int64_t b = tokens.defined() ? tokens.size(0) : 0, d = config.dim;
+  Windows windows;
+  if (windowed) {
+    windows = flatten_windows(tokens, lengths);
+    tokens = windows.tokens;
+    lengths = windows.lengths;
+  }
   auto recorder = attention_recorder(options);
   Var h = encode(tokens, lengths, recorder.get());
   if (recorder) out.attention = std::move(recorder->layers);
-  const int64_t b = tokens.size(0), t = tokens.size(1), d = config.dim;
-  Var pooled = config.pooling == "cls" ? reshape(slice(h, 1, 0, 1), {b, d})
-                                       : reshape(matmul(Var(mean_weights(lengths, t)), h), {b, d});
+  const int64_t n = tokens.size(0), t = tokens.size(1);
+  Var pooled = config.pooling == "cls" ? reshape(slice(h, 1, 0, 1), {n, d})
+                                       : reshape(matmul(Var(mean_weights(lengths, t)), h), {n, d});
+  if (windowed) pooled = reshape(matmul(Var(windows.weights), reshape(pooled, {b, n / b, d})), {b, d});
   out.logits = head.forward(pooled);
   return out;
 }

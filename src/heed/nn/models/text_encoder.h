@@ -1,7 +1,9 @@
 // Transformer text encoders (BERT's shape, with pre-norm blocks by default): token embedding,
 // learned positions, encoder layers over right-padded token sequences (key padding from the
 // lengths), a final LayerNorm; then a head:
-//   TextClassifier       [CLS] or masked-mean pooling, a Linear to the classes;
+//   TextClassifier       [CLS] or masked-mean pooling, a Linear to the classes; a long text
+//                        given as windows (tokens [B, W, T]) has each window pooled alone
+//                        and the windows averaged before the Linear;
 //   MaskedLanguageModel  BERT's MLM head (dense, GELU, LayerNorm, a decoder tied to the token
 //                        embedding plus its own bias), evaluated at the masked positions only;
 //   CausalLanguageModel  GPT's shape: the same trunk with causal self-attention, the next token
