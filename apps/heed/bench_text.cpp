@@ -108,6 +108,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 void run(const TextBenchArgs& a) {
   tasks::TextClassifierConfig config = tasks::parse_text_classifier_config(train::read_json_file(a.config));
   if (a.threads > 0) set_num_threads(a.threads);
+  HEED_CHECK(a.save_batches.empty() || config.data.input.max_windows == 1, a.config, ": data.max_windows is ",
+             config.data.input.max_windows, "; --save-batches writes one sequence per record, for PyTorch's reference "
+             "(tools/text_encoder.py), which reads no windows");
   const Batches data = a.batches.empty() ? prepare(config, a.count)
                                          : from_json(train::read_json_file(a.batches), a.batches);
   if (!a.save_batches.empty()) {
@@ -125,9 +128,11 @@ void run(const TextBenchArgs& a) {
   const double hidden = double(int64_t(double(e.dim) * e.mlp_ratio)), d = double(e.dim);
   double forward_flop = 0;
   for (const nn::Batch& b : data.batches) {
-    const int64_t width = b.at("tokens").size(1);
-    padded += b.at("tokens").numel();
-    for (int64_t r = 0; r < b.size(); ++r) {
+    // Rows of tokens: one per record, or one per window ([B, W, T], data.max_windows).
+    const Tensor& tokens = b.at("tokens");
+    const int64_t width = tokens.size(tokens.dim() - 1);
+    padded += tokens.numel();
+    for (int64_t r = 0; r < b.at("lengths").numel(); ++r) {
       const int64_t length = b.at("lengths").i64()[r];
       real += length;
       forward_flop += double(e.depth) * (2 * double(width) * (4 * d * d + 2 * d * hidden) +

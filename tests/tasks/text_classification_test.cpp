@@ -494,6 +494,26 @@ TEST_F(TextTask, BenchTextTimesTheTrainingBatchesAndSavesThem) {
                                              out("bad.json")}, dir_);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_CONTAINS(bad.err, out("bad.json") + ": token id 99 outside the vocabulary");
+  // A windowed config: timed on its windows (every real token counted once), but not saved for
+  // PyTorch's reference, which reads one sequence per record; refused before the data is read.
+  json windowed = base_config(*data_);
+  windowed["data"]["max_tokens"] = 8;
+  windowed["data"]["max_windows"] = 4;
+  test::write_text(dir_ / "windowed.json", windowed.dump());
+  const test::CliResult w = test::run_cli({"bench", "text", "--config", out("windowed.json"), "--count", "2",
+                                           "--json"}, dir_);
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const PreparedTextClassification wrun = prepare_text_classification(parse_text_classifier_config(windowed));
+  const std::vector<std::vector<int64_t>> wplan = wrun.train_plan->epoch(0);
+  int64_t wreal = 0;
+  for (size_t b = 0; b < 2; ++b)
+    for (int64_t i : wplan[b]) wreal += wrun.train_data->length(i);
+  EXPECT_EQ(json::parse(w.out).at("real_tokens"), wreal);
+  const test::CliResult ws = test::run_cli({"bench", "text", "--config", out("windowed.json"), "--save-batches",
+                                            out("w.json")}, dir_);
+  EXPECT_EQ(ws.exit_code, 1);
+  EXPECT_CONTAINS(ws.err, "data.max_windows is 4; --save-batches writes one sequence per record");
+  EXPECT_FALSE(fs::exists(out("w.json")));
 }
 
 TEST_F(TextTask, BadInputIsNamedBeforeAnyWork) {
