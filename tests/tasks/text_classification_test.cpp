@@ -101,14 +101,19 @@ class TextTask : public ::testing::Test {
 };
 fs::path* TextTask::data_ = nullptr;
 
-// Truncation keeps the head, or the head and the tail (data.tail_tokens), of the whole
-// [CLS] subject [SEP] body sequence: checked against slices of the uncut sequence.
-TEST(EncodeFields, HeadOrHeadAndTail) {
+// A tokenizer of 40 pieces that knows the words "one" to "ten".
+data::Tokenizer counting_tokenizer() {
   std::vector<std::string> corpus;
   for (int i = 0; i < 200; ++i) corpus.push_back("one two three four five six seven eight nine ten " + std::to_string(i));
   data::TokenizerOptions to;
   to.vocab_size = 40;
-  const data::Tokenizer tok = data::Tokenizer::train(corpus, to);
+  return data::Tokenizer::train(corpus, to);
+}
+
+// Truncation keeps the head, or the head and the tail (data.tail_tokens), of the whole
+// [CLS] subject [SEP] body sequence: checked against slices of the uncut sequence.
+TEST(EncodeFields, HeadOrHeadAndTail) {
+  const data::Tokenizer tok = counting_tokenizer();
   const std::vector<std::string> fields = {"one two three", "four five six seven eight nine ten one two three four"};
   TextInputOptions o;
   o.max_tokens = 1000;
@@ -129,11 +134,7 @@ TEST(EncodeFields, HeadOrHeadAndTail) {
 // (head, or head and tail), in the fewest windows of at most max_tokens - 1 tokens and of equal
 // lengths within one, each after its own [CLS]: checked against slices of the uncut sequence.
 TEST(EncodeWindows, SplitTheWholeTextEvenly) {
-  std::vector<std::string> corpus;
-  for (int i = 0; i < 200; ++i) corpus.push_back("one two three four five six seven eight nine ten " + std::to_string(i));
-  data::TokenizerOptions to;
-  to.vocab_size = 40;
-  const data::Tokenizer tok = data::Tokenizer::train(corpus, to);
+  const data::Tokenizer tok = counting_tokenizer();
   const std::vector<std::string> fields = {"one two three", "four five six seven eight nine ten one two three four"};
   TextInputOptions o;
   o.max_tokens = 1000;
