@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +225,37 @@ TEST(SasRecModel, BceLossIsThePapersFormula) {
   EXPECT_NEAR(m.forward(eval).logits.value().f32()[7], s[1], 1e-5);
 }
 
+TEST(SasRecModel, CeLossWithLabelSmoothingIsPyTorchsFormula) {
+  nn::Batch batch;
+  batch.tensors = {{"items", Tensor::from_indices({1, 3}, {1, 2, 0})},
+                   {"lengths", Tensor::from_indices({1}, {2})},
+                   {"next_items", Tensor::from_indices({1, 3}, {2, 3, 0})}};
+  nn::SasRec m(tiny_sasrec("ce"), 5);
+  const nn::ModelOutput out = m.forward(batch);
+  const Tensor h = out.logits.value(), e = out.output_weight.value();
+  ASSERT_EQ(h.size(0), 2);
+  const int64_t classes = e.size(0), dim = e.size(1);
+  // torch.nn.functional.cross_entropy(h @ E^T, targets, label_smoothing=eps): per row
+  // (1 - eps) * -log p[target] + eps * mean over every class of -log p[j], then the mean of rows.
+  for (float eps : {0.f, 0.2f}) {
+    double expected = 0;
+    for (int64_t r = 0; r < 2; ++r) {
+      std::vector<double> z(static_cast<size_t>(classes));
+      for (int64_t j = 0; j < classes; ++j)
+        for (int64_t k = 0; k < dim; ++k) z[size_t(j)] += double(h.f32()[r * dim + k]) * double(e.f32()[j * dim + k]);
+      double zmax = z[0], sum = 0, mean_nll = 0;
+      for (double v : z) zmax = std::max(zmax, v);
+      for (double v : z) sum += std::exp(v - zmax);
+      const double log_z = zmax + std::log(sum);
+      for (double v : z) mean_nll += (log_z - v) / double(classes);
+      const int64_t target = r == 0 ? 2 : 3;
+      expected += ((1 - eps) * (log_z - z[size_t(target)]) + eps * mean_nll) / 2;
+    }
+    const SequentialRecommendationTask task("ce", "full_ndcg@10", eps);
+    EXPECT_NEAR(task.loss(out, batch).value().item(), expected, 1e-5) << "label smoothing " << eps;
+  }
+}
+
 // A log where every user walks items in a cycle from a random start: the next item is the
 // current one plus 1, which SASRec learns and popularity cannot.
 void write_log(const fs::path& path, int users, int items, uint64_t seed) {
@@ -389,6 +421,10 @@ TEST_F(SequenceTask, BadInputNamesFileLineAndColumn) {
   j = config();
   j["model"]["loss"] = "hinge";
   EXPECT_CONTAINS(error_of([&] { parse_sequential_recommendation_config(j); }), "model.loss");
+  j = config();  // smoothing a two-class BCE against one sampled negative means nothing: refused
+  j["model"]["loss"] = "bce";
+  j["train"]["label_smoothing"] = 0.1;
+  EXPECT_CONTAINS(error_of([&] { parse_sequential_recommendation_config(j); }), "train.label_smoothing");
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ using nlohmann::json;
 SequentialRecommendationConfig parse_sequential_recommendation_config(const json& j) {
   const auto c = train::read_task_config<SequentialRecommendationConfig>(j, kSequentialRecommendation);
   check_ranking_metric(c.data.select_metric);
+  HEED_CHECK(c.train.label_smoothing == 0.f || c.model.loss == "ce", "train.label_smoothing = ",
+             c.train.label_smoothing, " applies to model.loss = \"ce\" only; model.loss is \"", c.model.loss, "\"");
   return c;
 }
 
@@ -150,9 +152,13 @@ double SequentialRecommendationTask::target_weight(const nn::Batch& batch) const
 
 Var SequentialRecommendationTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
   const Tensor targets = nn::take(batch.at("next_items"), nn::nonzero_positions(batch.at("next_items")));
-  if (loss_ == "ce")
-    return output.output_weight.defined() ? linear_cross_entropy(output.logits, output.output_weight, targets)
-                                          : cross_entropy(output.logits, targets);
+  if (loss_ == "ce") {
+    if (output.output_weight.defined())
+      return linear_cross_entropy(output.logits, output.output_weight, targets, -100, 0, label_smoothing_);
+    CrossEntropyOptions o;
+    o.label_smoothing = label_smoothing_;
+    return cross_entropy(output.logits, targets, o);
+  }
   // BCE with logits: -log sigmoid(pos) - log(1 - sigmoid(neg)) per position, as two-class
   // cross-entropies over [0, score] (target 1 for the next item, 0 for the negative).
   const int64_t m = targets.numel();
@@ -198,7 +204,7 @@ train::TrainResult train_sequential_recommendation(const SequentialRecommendatio
   const std::unique_ptr<RankingQueries> val_data =
       ranking_queries(d, Split::Validation, m.max_len, config.data.negatives, config.train.seed);
   nn::SasRec model(m, config.train.seed);
-  const SequentialRecommendationTask task(m.loss, config.data.select_metric);
+  const SequentialRecommendationTask task(m.loss, config.data.select_metric, config.train.label_smoothing);
   const std::unique_ptr<train::BatchPlan> plan =
       train::training_plan(iota_of(size_t(train_data.size())), train_data.lengths(), config.train,
                            config.data.bucket_batches);
@@ -345,7 +351,7 @@ void eval_command(const EvalCommand& cmd) {
   map_to_checkpoint(d, m.raw_items, path);
   auto counts = std::make_shared<const InteractionCounts>(count_interactions(d.train, d.sequences.items()));
   CountBaseline popular("popular", counts, m.config.train.seed), markov("markov", counts, m.config.train.seed);
-  const SequentialRecommendationTask task(m.config.model.loss, data.select_metric);
+  const SequentialRecommendationTask task(m.config.model.loss, data.select_metric, m.config.train.label_smoothing);
   std::vector<Row> rows;
   for (Split split : {Split::Validation, Split::Test}) {
     const auto queries = ranking_queries(d, split, m.config.model.max_len, data.negatives, m.config.train.seed);

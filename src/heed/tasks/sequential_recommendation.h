@@ -109,8 +109,10 @@ class SequenceWindows : public train::Dataset {
 
 class SequentialRecommendationTask : public train::Task {
  public:
-  SequentialRecommendationTask(std::string loss, std::string metric)
-      : loss_(std::move(loss)), metric_(std::move(metric)) {}
+  // label_smoothing: train.label_smoothing, for the full cross-entropy only (the config parser
+  // refuses it with "bce").
+  SequentialRecommendationTask(std::string loss, std::string metric, float label_smoothing = 0.f)
+      : loss_(std::move(loss)), metric_(std::move(metric)), label_smoothing_(label_smoothing) {}
   std::string name() const override { return kSequentialRecommendation; }
   std::string metric_name() const override { return metric_; }
   double target_weight(const nn::Batch& batch) const override;
@@ -119,6 +121,7 @@ class SequentialRecommendationTask : public train::Task {
 
  private:
   std::string loss_, metric_;
+  float label_smoothing_;
 };
 
 // A log read, filtered and split as `heed train` does it.
