@@ -4,11 +4,13 @@
 // resume is bit-identical, and `heed eval` / `heed generate` (cached, uncached, sampled) work
 // from the CLI; bad input is named.
 #include "heed/tasks/causal_lm.h"
+#include "heed/tasks/masked_lm.h"
 #include "heed/tasks/next_token.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -75,6 +77,29 @@ TEST(CausalLmDataset, TargetsAreTheNextTokens) {
             (std::vector<int64_t>{7, 8, 9, 3, -100, 5, 3, -100, -100, -100}));
   EXPECT_EQ(CausalLmTask().target_weight(b), 6);
   EXPECT_EQ(next_token_targets(t).numel(), 6);
+}
+
+// train.label_smoothing reaches both language-model losses: PyTorch's smoothed cross-entropy,
+// written out over fixed logits, per counted row (1 - eps) * -log p[target] + eps * mean_j -log p[j].
+TEST(LanguageModelTasks, LossesApplyLabelSmoothing) {
+  const std::vector<float> z = {1.5f, -0.5f, 0.25f, 2.f, 0.f, 1.f, -1.f, 0.5f};  // [2 rows, 4 classes]
+  const std::vector<int64_t> targets = {3, 1};
+  const float eps = 0.3f;
+  double expected = 0;
+  for (int r = 0; r < 2; ++r) {
+    double sum = 0, mean_nll = 0;
+    for (int j = 0; j < 4; ++j) sum += std::exp(double(z[size_t(r * 4 + j)]));
+    for (int j = 0; j < 4; ++j) mean_nll += (std::log(sum) - z[size_t(r * 4 + j)]) / 4;
+    expected += ((1 - eps) * (std::log(sum) - z[size_t(r * 4 + targets[size_t(r)])]) + eps * mean_nll) / 2;
+  }
+  nn::ModelOutput out;
+  out.logits = Var(Tensor::from_vector({2, 4}, z));
+  nn::Batch lm, mlm;  // -100 marks positions without a target
+  lm.tensors["targets"] = Tensor::from_indices({1, 3}, {3, -100, 1});
+  mlm.tensors["mlm_labels"] = Tensor::from_indices({1, 3}, {3, -100, 1});
+  EXPECT_NEAR(CausalLmTask(eps).loss(out, lm).value().item(), expected, 1e-5);
+  EXPECT_NEAR(MaskedLmTask(eps).loss(out, mlm).value().item(), expected, 1e-5);
+  EXPECT_GT(std::abs(CausalLmTask().loss(out, lm).value().item() - expected), 1e-3);  // smoothing changes it
 }
 
 TEST_F(CausalLmTaskTest, TrainsEvaluatesAndGenerates) {

@@ -46,7 +46,7 @@ nn::Batch CausalLmDataset::batch(const std::vector<int64_t>& indices, const trai
 double CausalLmTask::target_weight(const nn::Batch& batch) const { return next_token_weight(batch); }
 
 Var CausalLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
-  return next_token_loss(output, batch);
+  return next_token_loss(output, batch, label_smoothing_);
 }
 
 std::unique_ptr<train::Evaluator> CausalLmTask::evaluator() const { return next_token_evaluator(); }
@@ -54,7 +54,7 @@ std::unique_ptr<train::Evaluator> CausalLmTask::evaluator() const { return next_
 // ---------------------------------------------------------------- training
 
 train::TrainResult train_causal_lm(const CausalLmConfig& config, const std::string& out_dir, bool resume) {
-  const CausalLmTask task;
+  const CausalLmTask task(config.train.label_smoothing);
   auto make = [](std::vector<std::vector<int32_t>> sequences, int64_t, const CausalLmConfig&) {
     return CausalLmDataset(std::move(sequences), {});
   };

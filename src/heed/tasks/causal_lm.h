@@ -53,12 +53,16 @@ class CausalLmDataset : public TextDataset {
 // eval also reports the next-token accuracy.
 class CausalLmTask : public train::Task {
  public:
+  explicit CausalLmTask(float label_smoothing = 0.f) : label_smoothing_(label_smoothing) {}  // train.label_smoothing
   std::string name() const override { return kCausalLm; }
   std::string metric_name() const override { return "perplexity"; }
   bool higher_is_better() const override { return false; }
   double target_weight(const nn::Batch& batch) const override;
   Var loss(const nn::ModelOutput& output, const nn::Batch& batch) const override;
   std::unique_ptr<train::Evaluator> evaluator() const override;
+
+ private:
+  float label_smoothing_;
 };
 
 train::TrainResult train_causal_lm(const CausalLmConfig& config, const std::string& out_dir, bool resume);

@@ -81,7 +81,9 @@ double MaskedLmTask::target_weight(const nn::Batch& batch) const {
 }
 
 Var MaskedLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
-  return cross_entropy(output.logits, next_token_targets(batch.at("mlm_labels")));
+  CrossEntropyOptions o;
+  o.label_smoothing = label_smoothing_;
+  return cross_entropy(output.logits, next_token_targets(batch.at("mlm_labels")), o);
 }
 
 std::unique_ptr<train::Evaluator> MaskedLmTask::evaluator() const {
@@ -100,7 +102,7 @@ std::vector<int64_t> iota_of(size_t n) {
 }  // namespace
 
 train::TrainResult train_masked_lm(const MaskedLmConfig& config, const std::string& out_dir, bool resume) {
-  const MaskedLmTask task;
+  const MaskedLmTask task(config.train.label_smoothing);
   auto make = [](std::vector<std::vector<int32_t>> sequences, int64_t vocab, const MaskedLmConfig& c) {
     return MaskedLmDataset(std::move(sequences), vocab, c.data.mask_probability, c.model.max_len);
   };

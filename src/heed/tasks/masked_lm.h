@@ -60,11 +60,15 @@ class MaskedLmDataset : public TextDataset {
 // The task: cross-entropy over the masked positions; the metric is the masked-token accuracy.
 class MaskedLmTask : public train::Task {
  public:
+  explicit MaskedLmTask(float label_smoothing = 0.f) : label_smoothing_(label_smoothing) {}  // train.label_smoothing
   std::string name() const override { return kMaskedLm; }
   std::string metric_name() const override { return "masked_accuracy"; }
   double target_weight(const nn::Batch& batch) const override;
   Var loss(const nn::ModelOutput& output, const nn::Batch& batch) const override;
   std::unique_ptr<train::Evaluator> evaluator() const override;
+
+ private:
+  float label_smoothing_;
 };
 
 train::TrainResult train_masked_lm(const MaskedLmConfig& config, const std::string& out_dir, bool resume);
