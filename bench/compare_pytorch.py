@@ -211,6 +211,7 @@ class TorchTextClassifier(torch.nn.Module):
         import sys
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
         import text_encoder  # noqa: E402
+        self.over_windows = text_encoder.over_windows
         self.ref = text_encoder.TextClassifier(
             vocab, classes, pooling=m.get("pooling", "cls"), max_len=m.get("max_len", 256), dim=m["dim"],
             depth=m["depth"], heads=m["heads"], mlp_ratio=m.get("mlp_ratio", 4.0),
@@ -223,18 +224,21 @@ class TorchTextClassifier(torch.nn.Module):
             proj = attn.proj
             attn.proj = torch.nn.Sequential(proj, torch.nn.Dropout(p))
 
-    def forward(self, tokens, lengths):
+    def pooled(self, tokens, lengths):
         r = self.ref
         h = self.drop(r.tok_embed(tokens) + r.pos_embed[:, : tokens.shape[1]])
         for block in r.blocks:
             h = block(h, lengths)
         h = r.norm(h)
         if r.pooling == "cls":
-            pooled = h[:, 0]
-        else:
-            keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
-            pooled = (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
-        return r.head(pooled)
+            return h[:, 0]
+        keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
+        return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+
+    def forward(self, tokens, lengths):  # windowed batches (data.max_windows) as heed reads them
+        if tokens.dim() == 3:
+            return self.ref.head(self.over_windows(self.pooled, tokens, lengths))
+        return self.ref.head(self.pooled(tokens, lengths))
 
 
 def torch_fast_encoder(m, vocab, classes):
@@ -250,12 +254,18 @@ def torch_fast_encoder(m, vocab, classes):
     for module in (enc, embed, norm, head):
         module.eval()
 
-    def run(tokens, lengths):
+    def pooled(tokens, lengths):
         padding = torch.arange(tokens.shape[1])[None, :] >= lengths[:, None]
         h = enc(embed(tokens) + pos[:, : tokens.shape[1]], src_key_padding_mask=padding)
         if h.is_nested:
             h = h.to_padded_tensor(0.0)
-        return head(norm(h)[:, 0])
+        return norm(h)[:, 0]
+
+    def run(tokens, lengths):
+        if tokens.dim() == 3:
+            import text_encoder  # TorchTextClassifier put tools/ on the path
+            return head(text_encoder.over_windows(pooled, tokens, lengths))
+        return head(pooled(tokens, lengths))
     return run
 
 

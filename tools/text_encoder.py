@@ -113,14 +113,27 @@ class TextClassifier(TextEncoder):
         self.pooling = pooling
         self.head = nn.Linear(self.norm.normalized_shape[0], num_classes)
 
-    def forward(self, tokens, lengths):
+    def pooled(self, tokens, lengths):
         h = self.encode(tokens, lengths)
         if self.pooling == "cls":
-            pooled = h[:, 0]
-        else:
-            keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
-            pooled = (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
-        return self.head(pooled)
+            return h[:, 0]
+        keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
+        return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+
+    def forward(self, tokens, lengths):
+        if tokens.dim() == 3:
+            return self.head(over_windows(self.pooled, tokens, lengths))
+        return self.head(self.pooled(tokens, lengths))
+
+
+def over_windows(pooled_of, tokens, lengths):
+    """Windows of long texts (heed's data.max_windows): tokens [B, W, T] and lengths [B, W], 0 for a
+    record's missing windows. Every window is encoded and pooled alone by pooled_of (a missing one
+    as length 1, then weighted 0) and a record's windows are averaged: [B, D] for the head."""
+    b, w, t = tokens.shape
+    present = (lengths > 0).float()
+    pooled = pooled_of(tokens.reshape(b * w, t), lengths.reshape(b * w).clamp(min=1))
+    return ((present / present.sum(1, keepdim=True))[:, :, None] * pooled.reshape(b, w, -1)).sum(1)
 
 
 class MaskedLanguageModel(TextEncoder):
@@ -266,6 +279,30 @@ def golden(out_dir):
         tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
         path = os.path.join(out_dir, f"text_causal_lm_{norm}.safetensors")
         write_safetensors(path, tensors, {"norm": norm, "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
+        paths.append(path)
+    # Windows of long texts (heed's data.max_windows): 2 records of up to 3 windows of 6 tokens, the
+    # second with one window missing (length 0, padding only). Its own seed: the files above stay.
+    torch.manual_seed(20261207)
+    windows = torch.randint(5, vocab, (2, 3, 6))
+    window_lengths = torch.tensor([[6, 6, 3], [5, 4, 0]])
+    for b in range(2):
+        for w in range(3):
+            windows[b, w, 0] = 2  # every window starts with [CLS]
+            windows[b, w, window_lengths[b, w]:] = 0
+    for pooling in ("cls", "mean"):
+        model = TextClassifier(vocab, 3, pooling=pooling, max_len=max_len, dim=16, depth=2, heads=2, mlp_ratio=2.0)
+        randomise(model)
+        model.eval()
+        labels = torch.tensor([1, 2])
+        logits = model(windows, window_lengths)
+        nn.functional.cross_entropy(logits, labels).backward()
+        tensors = {k: v.detach() for k, v in model.state_dict().items()}
+        tensors.update({"golden.tokens": windows, "golden.lengths": window_lengths, "golden.labels": labels,
+                        "golden.logits": logits.detach()})
+        tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
+        path = os.path.join(out_dir, f"text_classifier_windows_{pooling}.safetensors")
+        write_safetensors(path, tensors, {"pooling": pooling, "norm": "pre",
+                                          "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
         paths.append(path)
     return paths
 

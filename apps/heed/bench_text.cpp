@@ -1,6 +1,7 @@
 // heed bench text: training and inference tokens/s of a text-classification config on the
 // batches its training would see (the real training file, tokenised and length-bucketed as
-// `heed train` does). --save-batches writes those batches (tokens, lengths, labels) so that
+// `heed train` does). --save-batches writes those batches (tokens, lengths, labels; for a
+// windowed config, data.max_windows > 1, tokens [B, W, T] and lengths [B, W]) so that
 // bench/compare_pytorch.py text times PyTorch on exactly the same padded shapes; --batches
 // reads them back instead of preparing the data again.
 #include <algorithm>
@@ -45,27 +46,43 @@ Batches prepare(const tasks::TextClassifierConfig& config, int64_t count) {
   return out;
 }
 
-json to_json(const Batches& b) {
-  json list = json::array();
-  for (const nn::Batch& batch : b.batches) {
-    const Tensor& tokens = batch.at("tokens");
-    const int64_t rows = tokens.size(0), width = tokens.size(1);
-    json t = json::array();
-    for (int64_t r = 0; r < rows; ++r)
-      t.push_back(std::vector<int64_t>(tokens.i64() + r * width, tokens.i64() + (r + 1) * width));
-    const Tensor& lengths = batch.at("lengths");
-    const Tensor& labels = batch.at("labels");
-    list.push_back({{"tokens", t},
-                    {"lengths", std::vector<int64_t>(lengths.i64(), lengths.i64() + rows)},
-                    {"labels", std::vector<int64_t>(labels.i64(), labels.i64() + rows)}});
-  }
-  return {{"vocab_size", b.vocab_size}, {"classes", b.classes}, {"batches", list}};
+// An i64 tensor as nested JSON arrays, and back: tokens [B, T] and lengths [B], or, for windowed
+// configs (data.max_windows > 1), tokens [B, W, T] and lengths [B, W].
+json nested(const Tensor& t, int64_t axis = 0, int64_t offset = 0) {
+  if (axis == t.dim()) return t.i64()[offset];
+  json out = json::array();
+  int64_t stride = 1;
+  for (int64_t a = axis + 1; a < t.dim(); ++a) stride *= t.size(a);
+  for (int64_t i = 0; i < t.size(axis); ++i) out.push_back(nested(t, axis + 1, offset + i * stride));
+  return out;
 }
 
-Tensor i64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> shape) {
-  Tensor t = Tensor::empty(std::move(shape), DType::I64);
-  std::copy(values.begin(), values.end(), t.i64());
+// Rectangular nested arrays of integers -> an i64 tensor of that shape.
+Tensor from_nested(const json& j, const char* what) {
+  std::vector<int64_t> shape;
+  for (const json* e = &j; e->is_array(); e = &(*e)[0]) {
+    HEED_CHECK(!e->empty(), what, ": an empty array");
+    shape.push_back(int64_t(e->size()));
+  }
+  std::vector<int64_t> flat;
+  auto walk = [&](auto&& self, const json& e, size_t axis) -> void {
+    if (axis == shape.size()) return flat.push_back(e.get<int64_t>());
+    HEED_CHECK(e.is_array() && int64_t(e.size()) == shape[axis], what, ": not rectangular (axis ", axis, ")");
+    for (const json& x : e) self(self, x, axis + 1);
+  };
+  walk(walk, j, 0);
+  Tensor t = Tensor::empty(shape, DType::I64);
+  std::copy(flat.begin(), flat.end(), t.i64());
   return t;
+}
+
+json to_json(const Batches& b) {
+  json list = json::array();
+  for (const nn::Batch& batch : b.batches)
+    list.push_back({{"tokens", nested(batch.at("tokens"))},
+                    {"lengths", nested(batch.at("lengths"))},
+                    {"labels", nested(batch.at("labels"))}});
+  return {{"vocab_size", b.vocab_size}, {"classes", b.classes}, {"batches", list}};
 }
 
 Batches from_json(const json& j, const std::string& path) {
@@ -74,22 +91,27 @@ Batches from_json(const json& j, const std::string& path) {
     out.vocab_size = j.at("vocab_size").get<int64_t>();
     out.classes = j.at("classes").get<int64_t>();
     for (const json& b : j.at("batches")) {
-      const auto rows = b.at("tokens").get<std::vector<std::vector<int64_t>>>();
-      HEED_CHECK(!rows.empty(), "an empty batch");
-      std::vector<int64_t> flat;
-      for (const auto& r : rows) {
-        HEED_CHECK(r.size() == rows[0].size(), "rows of different widths");
-        for (int64_t id : r) HEED_CHECK(id >= 0 && id < out.vocab_size, "token id ", id, " outside the vocabulary");
-        flat.insert(flat.end(), r.begin(), r.end());
-      }
-      const int64_t n = int64_t(rows.size()), width = int64_t(rows[0].size());
-      const auto lengths = b.at("lengths").get<std::vector<int64_t>>();
-      const auto labels = b.at("labels").get<std::vector<int64_t>>();
-      HEED_CHECK(int64_t(lengths.size()) == n && int64_t(labels.size()) == n, "lengths or labels do not match the rows");
       nn::Batch batch;
-      batch.tensors = {{"tokens", i64_tensor(flat, {n, width})},
-                       {"lengths", i64_tensor(lengths, {n})},
-                       {"labels", i64_tensor(labels, {n})}};
+      const Tensor tokens = from_nested(b.at("tokens"), "tokens"), lengths = from_nested(b.at("lengths"), "lengths"),
+                   labels = from_nested(b.at("labels"), "labels");
+      HEED_CHECK(tokens.dim() == 2 || tokens.dim() == 3, "tokens must be [rows, width] or [rows, windows, width], got ",
+                 tokens.str());
+      const int64_t width = tokens.size(tokens.dim() - 1);
+      Shape row_shape(tokens.shape().begin(), tokens.shape().end() - 1);
+      HEED_CHECK(lengths.shape() == row_shape, "lengths ", lengths.str(), " do not match tokens ", tokens.str());
+      HEED_CHECK(labels.dim() == 1 && labels.size(0) == tokens.size(0), "labels ", labels.str(),
+                 " do not match tokens ", tokens.str());
+      for (int64_t i = 0; i < tokens.numel(); ++i)
+        HEED_CHECK(tokens.i64()[i] >= 0 && tokens.i64()[i] < out.vocab_size, "token id ", tokens.i64()[i],
+                   " outside the vocabulary");
+      // A missing window (length 0) exists only in windowed batches; every record has a window.
+      for (int64_t i = 0; i < lengths.numel(); ++i)
+        HEED_CHECK(lengths.i64()[i] >= (tokens.dim() == 2 ? 1 : 0) && lengths.i64()[i] <= width, "length ",
+                   lengths.i64()[i], " outside [", tokens.dim() == 2 ? 1 : 0, ", ", width, "]");
+      for (int64_t i = 0; i < labels.numel(); ++i)
+        HEED_CHECK(labels.i64()[i] >= 0 && labels.i64()[i] < out.classes, "label ", labels.i64()[i],
+                   " outside [0, ", out.classes, ")");
+      batch.tensors = {{"tokens", tokens}, {"lengths", lengths}, {"labels", labels}};
       out.batches.push_back(std::move(batch));
     }
   } catch (const json::exception& e) {
@@ -108,9 +130,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 void run(const TextBenchArgs& a) {
   tasks::TextClassifierConfig config = tasks::parse_text_classifier_config(train::read_json_file(a.config));
   if (a.threads > 0) set_num_threads(a.threads);
-  HEED_CHECK(a.save_batches.empty() || config.data.input.max_windows == 1, a.config, ": data.max_windows is ",
-             config.data.input.max_windows, "; --save-batches writes one sequence per record, for PyTorch's reference "
-             "(tools/text_encoder.py), which reads no windows");
   const Batches data = a.batches.empty() ? prepare(config, a.count)
                                          : from_json(train::read_json_file(a.batches), a.batches);
   if (!a.save_batches.empty()) {

@@ -79,6 +79,22 @@ TEST(TextEncoderGolden, ClassifierMatchesPyTorch) {
   }
 }
 
+// Windows of long texts (data.max_windows): tokens [B, W, T], lengths [B, W] with a missing
+// window; logits and every gradient against tools/text_encoder.py's over_windows.
+TEST(TextEncoderGolden, WindowedClassifierMatchesPyTorch) {
+  for (const char* name : {"text_classifier_windows_cls", "text_classifier_windows_mean"}) {
+    const io::SafetensorsFile f = golden(name);
+    TextEncoderConfig c = golden_config();
+    c.pooling = f.metadata.at("pooling");
+    TextClassifier model(c, 0);
+    load(model, f);
+    Batch batch;
+    batch.tensors = {{"tokens", f.get("golden.tokens")}, {"lengths", f.get("golden.lengths")}};
+    ASSERT_EQ(batch.at("tokens").dim(), 3);
+    expect_matches(model, batch, f.get("golden.labels"), f, name, {2.1e-6, 2e-6});
+  }
+}
+
 TEST(TextEncoderGolden, MaskedLmMatchesPyTorch) {
   const io::SafetensorsFile f = golden("text_mlm");
   MaskedLanguageModel model(golden_config(), 0);

@@ -495,26 +495,51 @@ TEST_F(TextTask, BenchTextTimesTheTrainingBatchesAndSavesThem) {
                                              out("bad.json")}, dir_);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_CONTAINS(bad.err, out("bad.json") + ": token id 99 outside the vocabulary");
-  // A windowed config: timed on its windows (every real token counted once), but not saved for
-  // PyTorch's reference, which reads one sequence per record; refused before the data is read.
+  // Lengths that do not fit the tokens are named too.
+  test::write_text(dir_ / "bad2.json", R"({"vocab_size": 10, "classes": 2, "batches": [{"tokens": [[1, 2]], "lengths": [3], "labels": [0]}]})");
+  const test::CliResult bad2 = test::run_cli({"bench", "text", "--config", config.string(), "--batches",
+                                              out("bad2.json")}, dir_);
+  EXPECT_EQ(bad2.exit_code, 1);
+  EXPECT_CONTAINS(bad2.err, out("bad2.json") + ": length 3 outside [1, 2]");
+  // A windowed config: timed on its windows (every real token counted once) and saved as
+  // tokens [B, W, T] and lengths [B, W] (0 for a record's missing windows), read back the same.
   json windowed = base_config(*data_);
   windowed["data"]["max_tokens"] = 8;
   windowed["data"]["max_windows"] = 4;
   test::write_text(dir_ / "windowed.json", windowed.dump());
   const test::CliResult w = test::run_cli({"bench", "text", "--config", out("windowed.json"), "--count", "2",
-                                           "--json"}, dir_);
+                                           "--save-batches", out("w.json"), "--json"}, dir_);
   ASSERT_EQ(w.exit_code, 0) << w.err;
   const PreparedTextClassification wrun = prepare_text_classification(parse_text_classifier_config(windowed));
   const std::vector<std::vector<int64_t>> wplan = wrun.train_plan->epoch(0);
   int64_t wreal = 0;
-  for (size_t b = 0; b < 2; ++b)
-    for (int64_t i : wplan[b]) wreal += wrun.train_data->length(i);
+  std::ifstream win(out("w.json"));
+  const json wsaved = json::parse(win);
+  ASSERT_EQ(wsaved.at("batches").size(), 2u);
+  for (size_t b = 0; b < 2; ++b) {
+    const json& batch = wsaved.at("batches")[b];
+    ASSERT_EQ(batch.at("tokens").size(), wplan[b].size());
+    for (size_t i = 0; i < wplan[b].size(); ++i) {
+      const int64_t record = wplan[b][i];
+      wreal += wrun.train_data->length(record);
+      const json& lengths = batch.at("lengths")[i];
+      ASSERT_EQ(lengths.size(), batch.at("tokens")[i].size());
+      int64_t total = 0, present = 0;
+      for (const json& n : lengths) {
+        total += n.get<int64_t>();
+        present += n.get<int64_t>() > 0;
+      }
+      EXPECT_EQ(total, wrun.train_data->length(record)) << "record " << record;
+      EXPECT_EQ(present, wrun.train_data->windows(record)) << "record " << record;
+      EXPECT_EQ(batch.at("tokens")[i][0][0], data::Tokenizer::kCls);
+      EXPECT_LE(batch.at("tokens")[i][0].size(), 8u);
+    }
+  }
   EXPECT_EQ(json::parse(w.out).at("real_tokens"), wreal);
-  const test::CliResult ws = test::run_cli({"bench", "text", "--config", out("windowed.json"), "--save-batches",
-                                            out("w.json")}, dir_);
-  EXPECT_EQ(ws.exit_code, 1);
-  EXPECT_CONTAINS(ws.err, "data.max_windows is 4; --save-batches writes one sequence per record");
-  EXPECT_FALSE(fs::exists(out("w.json")));
+  const test::CliResult wagain = test::run_cli({"bench", "text", "--config", out("windowed.json"), "--batches",
+                                                out("w.json"), "--json"}, dir_);
+  ASSERT_EQ(wagain.exit_code, 0) << wagain.err;
+  EXPECT_EQ(json::parse(wagain.out).at("real_tokens"), wreal);
 }
 
 TEST_F(TextTask, BadInputIsNamedBeforeAnyWork) {
