@@ -219,6 +219,21 @@ def randomise(model):
                 p.copy_(torch.randn(p.shape) / math.sqrt(p.shape[-1]))
 
 
+def classifier_case(path, model, tokens, lengths, labels, metadata):
+    """A classifier golden file: random weights, the logits in eval mode and every gradient of
+    the cross-entropy."""
+    randomise(model)
+    model.eval()
+    logits = model(tokens, lengths)
+    nn.functional.cross_entropy(logits, labels).backward()
+    tensors = {k: v.detach() for k, v in model.state_dict().items()}
+    tensors.update({"golden.tokens": tokens, "golden.lengths": lengths, "golden.labels": labels,
+                    "golden.logits": logits.detach()})
+    tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
+    write_safetensors(path, tensors, dict(metadata, generator=f"tools/text_encoder.py, torch {torch.__version__}"))
+    return path
+
+
 def golden(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(20261201)
@@ -232,18 +247,8 @@ def golden(out_dir):
     for pooling, norm in (("cls", "pre"), ("mean", "post")):
         model = TextClassifier(vocab, 3, pooling=pooling, max_len=max_len, dim=16, depth=2, heads=2,
                                mlp_ratio=2.0, pre_norm=norm == "pre")
-        randomise(model)
-        model.eval()
-        labels = torch.tensor([2, 0, 1])
-        logits = model(tokens, lengths)
-        nn.functional.cross_entropy(logits, labels).backward()
-        tensors = {k: v.detach() for k, v in model.state_dict().items()}
-        tensors.update({"golden.tokens": tokens, "golden.lengths": lengths, "golden.labels": labels,
-                        "golden.logits": logits.detach()})
-        tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
-        path = os.path.join(out_dir, f"text_classifier_{pooling}_{norm}.safetensors")
-        write_safetensors(path, tensors, {"pooling": pooling, "norm": norm, "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
-        paths.append(path)
+        paths.append(classifier_case(os.path.join(out_dir, f"text_classifier_{pooling}_{norm}.safetensors"), model,
+                                     tokens, lengths, torch.tensor([2, 0, 1]), {"pooling": pooling, "norm": norm}))
     model = MaskedLanguageModel(vocab, max_len=max_len, dim=16, depth=2, heads=2, mlp_ratio=2.0)
     randomise(model)
     model.eval()
@@ -291,19 +296,8 @@ def golden(out_dir):
             windows[b, w, window_lengths[b, w]:] = 0
     for pooling in ("cls", "mean"):
         model = TextClassifier(vocab, 3, pooling=pooling, max_len=max_len, dim=16, depth=2, heads=2, mlp_ratio=2.0)
-        randomise(model)
-        model.eval()
-        labels = torch.tensor([1, 2])
-        logits = model(windows, window_lengths)
-        nn.functional.cross_entropy(logits, labels).backward()
-        tensors = {k: v.detach() for k, v in model.state_dict().items()}
-        tensors.update({"golden.tokens": windows, "golden.lengths": window_lengths, "golden.labels": labels,
-                        "golden.logits": logits.detach()})
-        tensors.update({"golden.grad." + k: p.grad for k, p in model.named_parameters()})
-        path = os.path.join(out_dir, f"text_classifier_windows_{pooling}.safetensors")
-        write_safetensors(path, tensors, {"pooling": pooling, "norm": "pre",
-                                          "generator": f"tools/text_encoder.py, torch {torch.__version__}"})
-        paths.append(path)
+        paths.append(classifier_case(os.path.join(out_dir, f"text_classifier_windows_{pooling}.safetensors"), model,
+                                     windows, window_lengths, torch.tensor([1, 2]), {"pooling": pooling, "norm": "pre"}))
     return paths
 
 
