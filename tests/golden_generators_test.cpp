@@ -24,6 +24,10 @@ struct Generator {
   const char* script;  // under tools/
   const char* dir;     // under tests/golden/
   const char* module;  // what it imports
+  // Absolute tolerance for computed tensors (relative: 1e-6). The text models' logits sum over
+  // more terms with cancellation: measured up to 2.3e-6 (|logit| up to 8) between OpenBLAS's
+  // Haswell and Cooperlake kernels.
+  double atol = 1e-6;
 };
 
 const Generator kGenerators[] = {{"make_golden.py", "ops", "torch"},
@@ -31,7 +35,8 @@ const Generator kGenerators[] = {{"make_golden.py", "ops", "torch"},
                                  {"make_golden_optim.py", "optim", "torch"},
                                  {"make_golden_metrics.py", "metrics", "sklearn"},
                                  {"make_golden_bleu.py", "bleu", "nltk"},
-                                 {"sasrec.py", "sasrec", "torch"}};
+                                 {"sasrec.py", "sasrec", "torch"},
+                                 {"text_encoder.py", "text", "torch", 5e-6}};
 
 fs::path tools_dir() { return (fs::path(HEED_GOLDEN_DIR) / ".." / ".." / "tools").lexically_normal(); }
 
@@ -86,7 +91,7 @@ TEST_P(GoldenGenerators, RegenerateTheCommittedFiles) {
       }
       // Measured: 0 for the seeded inputs, up to 1.2e-7 for computed tensors on Zen 5 against
       // files made on Zen 4 (OpenBLAS picks its kernel per CPU).
-      EXPECT_TRUE(test::all_close(t.to_vector(), b.tensors[i].second.to_vector(), 1e-6, 1e-6))
+      EXPECT_TRUE(test::all_close(t.to_vector(), b.tensors[i].second.to_vector(), g.atol, 1e-6))
           << entry.path() << " " << name;
     }
   }

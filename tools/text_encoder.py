@@ -303,8 +303,11 @@ def golden(out_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--golden", metavar="DIR", required=True, help="write the golden files to DIR")
+    ap.add_argument("--golden", metavar="DIR", default=os.environ.get("HEED_GOLDEN_OUT"),
+                    help="write the golden files to DIR (default: $HEED_GOLDEN_OUT, as the test of the generators sets)")
     args = ap.parse_args()
+    if not args.golden:
+        ap.error("--golden DIR is required")
     torch.set_num_threads(1)
     print("\n".join(golden(args.golden)))
 
