@@ -229,11 +229,7 @@ class TorchTextClassifier(torch.nn.Module):
         h = self.drop(r.tok_embed(tokens) + r.pos_embed[:, : tokens.shape[1]])
         for block in r.blocks:
             h = block(h, lengths)
-        h = r.norm(h)
-        if r.pooling == "cls":
-            return h[:, 0]
-        keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
-        return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+        return r.pool(r.norm(h), lengths)
 
     def forward(self, tokens, lengths):  # windowed batches (data.max_windows) as heed reads them
         if tokens.dim() == 3:

@@ -113,12 +113,14 @@ class TextClassifier(TextEncoder):
         self.pooling = pooling
         self.head = nn.Linear(self.norm.normalized_shape[0], num_classes)
 
-    def pooled(self, tokens, lengths):
-        h = self.encode(tokens, lengths)
+    def pool(self, h, lengths):
         if self.pooling == "cls":
             return h[:, 0]
         keep = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).float()
         return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+
+    def pooled(self, tokens, lengths):
+        return self.pool(self.encode(tokens, lengths), lengths)
 
     def forward(self, tokens, lengths):
         if tokens.dim() == 3:

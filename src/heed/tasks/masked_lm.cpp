@@ -81,9 +81,7 @@ double MaskedLmTask::target_weight(const nn::Batch& batch) const {
 }
 
 Var MaskedLmTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
-  CrossEntropyOptions o;
-  o.label_smoothing = label_smoothing_;
-  return cross_entropy(output.logits, next_token_targets(batch.at("mlm_labels")), o);
+  return output_cross_entropy(output, next_token_targets(batch.at("mlm_labels")), label_smoothing_);
 }
 
 std::unique_ptr<train::Evaluator> MaskedLmTask::evaluator() const {

@@ -18,7 +18,10 @@ Tensor next_token_targets(const Tensor& targets) {
 double next_token_weight(const nn::Batch& batch) { return double(next_token_targets(batch.at("targets")).numel()); }
 
 Var next_token_loss(const nn::ModelOutput& output, const nn::Batch& batch, float label_smoothing) {
-  const Tensor targets = next_token_targets(batch.at("targets"));
+  return output_cross_entropy(output, next_token_targets(batch.at("targets")), label_smoothing);
+}
+
+Var output_cross_entropy(const nn::ModelOutput& output, const Tensor& targets, float label_smoothing) {
   if (output.output_weight.defined())
     return linear_cross_entropy(output.logits, output.output_weight, targets, -100, 0, label_smoothing);
   CrossEntropyOptions o;

@@ -11,6 +11,7 @@
 #include "heed/data/text_table.h"
 #include "heed/metrics/ranking.h"
 #include "heed/ops/ops.h"
+#include "heed/tasks/next_token.h"
 #include "heed/tasks/recommendation_eval.h"
 #include "heed/train/config_json.h"
 #include "heed/train/resources.h"
@@ -152,13 +153,7 @@ double SequentialRecommendationTask::target_weight(const nn::Batch& batch) const
 
 Var SequentialRecommendationTask::loss(const nn::ModelOutput& output, const nn::Batch& batch) const {
   const Tensor targets = nn::take(batch.at("next_items"), nn::nonzero_positions(batch.at("next_items")));
-  if (loss_ == "ce") {
-    if (output.output_weight.defined())
-      return linear_cross_entropy(output.logits, output.output_weight, targets, -100, 0, label_smoothing_);
-    CrossEntropyOptions o;
-    o.label_smoothing = label_smoothing_;
-    return cross_entropy(output.logits, targets, o);
-  }
+  if (loss_ == "ce") return output_cross_entropy(output, targets, label_smoothing_);
   // BCE with logits: -log sigmoid(pos) - log(1 - sigmoid(neg)) per position, as two-class
   // cross-entropies over [0, score] (target 1 for the next item, 0 for the negative).
   const int64_t m = targets.numel();
