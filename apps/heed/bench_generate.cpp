@@ -58,7 +58,7 @@ void run(const GenerateBenchArgs& a) {
     std::printf("causal LM %s: %ld parameters (dim %ld, depth %ld, vocab %ld), prompt %ld tokens, %d threads; "
                 "KV cache %ld bytes per token\n",
                 a.config.c_str(), long(model.parameter_count()), long(m.dim), long(m.depth), long(m.vocab_size),
-                long(a.prompt), num_threads(), long(nn::kv_cache_bytes(1, 1, m.dim, m.depth)));
+                long(a.prompt), num_threads(), long(nn::kv_cache_bytes(1, 1, m.attention_widths())));
   for (int64_t length : a.lengths) {
     nn::GenerateOptions o;
     o.max_tokens = length;
@@ -77,7 +77,7 @@ void run(const GenerateBenchArgs& a) {
                     {"uncached_tokens_per_s", uncached_rate},
                     {"speedup", cached_rate / uncached_rate},
                     {"greedy_tokens", cached_tokens},
-                    {"kv_cache_bytes", nn::kv_cache_bytes(1, a.prompt + length, m.dim, m.depth)}});
+                    {"kv_cache_bytes", nn::kv_cache_bytes(1, a.prompt + length, m.attention_widths())}});
     if (!a.json)
       std::printf("  %4ld tokens: cached %8.1f tokens/s, uncached %8.1f tokens/s: %.1fx (identical tokens)\n",
                   long(length), cached_rate, uncached_rate, cached_rate / uncached_rate);
@@ -118,7 +118,7 @@ void run(const GenerateBenchArgs& a) {
                              {"parameters", model.parameter_count()},
                              {"threads", num_threads()},
                              {"prompt_tokens", a.prompt},
-                             {"kv_cache_bytes_per_token", nn::kv_cache_bytes(1, 1, m.dim, m.depth)},
+                             {"kv_cache_bytes_per_token", nn::kv_cache_bytes(1, 1, m.attention_widths())},
                              {"greedy", rows}}
                             .dump()
                             .c_str());

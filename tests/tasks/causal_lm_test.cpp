@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
+#include "heed/compress/prune.h"
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
 #include "test_files.h"
@@ -157,6 +158,51 @@ TEST_F(CausalLmTaskTest, TrainsEvaluatesAndGenerates) {
   for (int i = 0; i < 30; ++i) long_prompt += "one ";
   const test::CliResult lp = test::run_cli({"generate", "--checkpoint", r.best_path, "--prompt", long_prompt}, dir_.path());
   EXPECT_NE(lp.err.find("model.max_len"), std::string::npos) << lp.err;
+}
+
+// heed prune on a causal LM: heads chosen on data.train and removed for real. The smaller
+// model's test perplexity is the curve's (the same heads masked in the full model), its KV
+// cache shrinks with its heads, and cached and uncached decoding still agree token for token.
+TEST_F(CausalLmTaskTest, PrunedHeadsShrinkTheModelAndItsKvCache) {
+  json j = base_config(data_->path());
+  j["train"]["epochs"] = 2;
+  const train::TrainResult r = train_causal_lm(parse_causal_lm_config(j), out("run"), false);
+  compress::PruneOptions o;
+  o.curve = {0.0, 0.5};
+  o.heads = 0.5;
+  o.out = out("pruned.safetensors");
+  o.samples = 0;
+  const compress::PruneReport p = compress::prune_report(train::read_checkpoint(r.best_path), o);
+  EXPECT_EQ(p.metric_name, "perplexity");
+  EXPECT_EQ(p.importance.examples, 400) << "every document of data.train";
+  EXPECT_EQ(p.removed.layer_heads, (std::vector<int64_t>{1, 1})) << "2 of 4 heads, every layer keeping one";
+  // Each head removed: 3 x 16 rows of 32 weights and 48 biases in, 32 x 16 weights out.
+  EXPECT_EQ(p.removed.parameters_before - p.removed.parameters_after, 2 * (3 * 16 * 32 + 3 * 16 + 32 * 16));
+  ASSERT_EQ(p.curve.size(), 2u);
+  EXPECT_GT(p.curve[1].metric, p.curve[0].metric) << "losing half the heads costs something";
+
+  auto perplexity = [&](const std::string& checkpoint) {
+    const test::CliResult ev = test::run_cli({"eval", "--checkpoint", checkpoint, "--json"}, dir_.path());
+    EXPECT_EQ(ev.exit_code, 0) << ev.err;
+    return json::parse(ev.out).at("perplexity").get<double>();
+  };
+  EXPECT_NEAR(perplexity(r.best_path), p.curve[0].metric, 1e-6 * p.curve[0].metric);
+  EXPECT_NEAR(perplexity(o.out), p.curve[1].metric, 1e-4 * p.curve[1].metric) << "removed = masked";
+
+  const std::vector<std::string> prompt = {"generate", "--checkpoint", o.out, "--prompt", "two three",
+                                           "--max-tokens", "6", "--json"};
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--beam", "3"}}) {
+    std::vector<std::string> cached = prompt, uncached = prompt;
+    cached.insert(cached.end(), extra.begin(), extra.end());
+    uncached.insert(uncached.end(), extra.begin(), extra.end());
+    uncached.push_back("--no-cache");
+    const test::CliResult a = test::run_cli(cached, dir_.path()), b = test::run_cli(uncached, dir_.path());
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_EQ(json::parse(a.out).at("tokens"), json::parse(b.out).at("tokens")) << a.out << b.out;
+    // Two layers of one 16-wide head, keys and values in f32: half the unpruned 2 x 2 x 32 x 4.
+    EXPECT_EQ(json::parse(a.out).at("kv_cache_bytes_per_token"), 2 * 2 * 16 * 4);
+  }
 }
 
 TEST_F(CausalLmTaskTest, ResumeIsBitIdentical) {

@@ -107,6 +107,11 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
   EXPECT_EQ(e.at("greedy").at("bleu").get<double>(), 0);
   EXPECT_GT(e.at("greedy").at("chrf").get<double>(), 95) << ev.out;
   EXPECT_LT(e.at("copy").at("chrf").get<double>(), 90) << ev.out;
+  // heed prune does not take an encoder-decoder yet: it says so, naming the tasks it takes.
+  const test::CliResult pr = test::run_cli({"prune", "--checkpoint", r.best_path}, dir_.path());
+  EXPECT_EQ(pr.exit_code, 1);
+  EXPECT_CONTAINS(pr.err, "is a seq2seq checkpoint; heed prune takes");
+  EXPECT_CONTAINS(pr.err, "causal-lm");
   test::write_text(dir_.path() / "in.txt", "blue red gold\n\nwhite pink black cyan\n");
   const test::CliResult t = test::run_cli({"translate", "--checkpoint", r.best_path, "--input-file-unused"}, dir_.path());
   EXPECT_NE(t.exit_code, 0) << "an unknown option";

@@ -428,7 +428,22 @@ TEST_F(TextTask, MaskedLmPretrainingThenInitFrom) {
   // Fill-mask through the CLI runs.
   const test::CliResult p = test::run_cli({"predict", "--checkpoint", pre.best_path, "--text", "free [MASK] winner"}, dir_);
   EXPECT_EQ(p.exit_code, 0) << p.err;
-  EXPECT_CONTAINS(p.out, "[MASK] 1:");  // A masked-LM has no class to explain.
+  EXPECT_CONTAINS(p.out, "[MASK] 1:");
+  // heed prune takes it: with no head removed, the curve's masked-token accuracy is eval's (on
+  // data.test, the config having no data.validation); half the heads removed still evaluates.
+  const test::CliResult ev = test::run_cli({"eval", "--checkpoint", pre.best_path, "--json"}, dir_);
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_EQ(json::parse(ev.out).at("data"), (*data_ / "test.jsonl").string());
+  const test::CliResult pr = test::run_cli({"prune", "--checkpoint", pre.best_path, "--curve", "0", "--heads", "0.5",
+                                            "--out", out("mlm-pruned.safetensors"), "--json"}, dir_);
+  ASSERT_EQ(pr.exit_code, 0) << pr.err;
+  const json prj = json::parse(pr.out);
+  EXPECT_EQ(prj.at("metric"), "masked_accuracy");
+  EXPECT_DOUBLE_EQ(prj.at("curve").at(0).at("masked_accuracy").get<double>(),
+                   json::parse(ev.out).at("masked_accuracy").get<double>());
+  EXPECT_EQ(prj.at("removed").at("layer_heads"), json::array({1}));
+  const test::CliResult pe = test::run_cli({"eval", "--checkpoint", out("mlm-pruned.safetensors"), "--json"}, dir_);
+  ASSERT_EQ(pe.exit_code, 0) << pe.err;  // A masked-LM has no class to explain.
   const test::CliResult ex = test::run_cli(
       {"explain", "--checkpoint", pre.best_path, "--text", "free", "--out", out("mlm-explained")}, dir_);
   EXPECT_NE(ex.exit_code, 0);

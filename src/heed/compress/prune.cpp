@@ -15,6 +15,14 @@
 namespace heed::compress {
 
 namespace {
+// The tasks whose checkpoints heed prune takes, for the refusal's message.
+std::string pruned_tasks() {
+  std::string names;
+  for (const std::string& name : tasks::task_names())
+    if (tasks::find_task(name).prune_subject) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
 int64_t count_removed(const std::vector<std::vector<bool>>& pruned) {
   int64_t n = 0;
   for (const auto& layer : pruned)
@@ -79,7 +87,7 @@ PruneReport prune_report(const train::Checkpoint& checkpoint, const PruneOptions
              ".fine-tune: holds an earlier fine-tune; choose another --out or pass --overwrite");
   const tasks::TaskEntry& entry = tasks::find_task(checkpoint.meta.task);
   HEED_CHECK(entry.prune_subject, "prune: ", checkpoint.path, " is a ", entry.name,
-             " checkpoint; heed prune takes classifiers (image-classification, text-classification)");
+             " checkpoint; heed prune takes ", pruned_tasks());
   HEED_CHECK(!is_quantized(checkpoint), "prune: ", checkpoint.path, " is quantised; prune the f32 checkpoint "
              "(and quantise the result)");
   // Both data sets are read before the long importance pass, so a bad path fails at once.

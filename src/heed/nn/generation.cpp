@@ -53,7 +53,7 @@ int64_t choose_token(const float* logits, int64_t vocab, const SamplingOptions& 
 // ---------------------------------------------------------------- the two decoders
 
 int64_t CausalLmDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
-  return kv_cache_bytes(rows, capacity, model_.config.dim, model_.config.depth);
+  return kv_cache_bytes(rows, capacity, model_.config.attention_widths());
 }
 
 void CausalLmDecoder::start(int64_t rows, int64_t capacity) { cache_.emplace(model_.new_cache(rows, capacity)); }

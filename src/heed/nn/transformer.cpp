@@ -124,15 +124,24 @@ Var TransformerDecoderLayer::forward_cached(const Var& x, Tensor& cache, int64_t
   return norm3.forward(add(h, mlp.forward(h)));
 }
 
-KvCache::KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth) {
-  HEED_CHECK(batch > 0 && capacity > 0 && dim > 0 && depth > 0, "KvCache: batch ", batch, ", capacity ", capacity,
-             ", dim ", dim, ", depth ", depth, " must all be > 0");
-  for (int64_t i = 0; i < depth; ++i) layers.push_back(Tensor::zeros({batch, capacity, 2 * dim}));
+KvCache::KvCache(int64_t batch, int64_t capacity, const std::vector<int64_t>& widths) {
+  HEED_CHECK(batch > 0 && capacity > 0 && !widths.empty(), "KvCache: batch ", batch, ", capacity ", capacity,
+             " and layers ", widths.size(), " must all be > 0");
+  for (int64_t w : widths) {
+    HEED_CHECK(w > 0, "KvCache: a layer of width ", w, " (must be > 0)");
+    layers.push_back(Tensor::zeros({batch, capacity, 2 * w}));
+  }
+}
+
+int64_t kv_cache_bytes(int64_t batch, int64_t tokens, const std::vector<int64_t>& widths) {
+  double width = 0;
+  for (int64_t w : widths) width += double(w);
+  const double bytes = 8.0 * width * double(tokens) * double(batch);
+  return bytes > 9e18 ? int64_t{9000000000000000000} : int64_t(bytes);
 }
 
 int64_t kv_cache_bytes(int64_t batch, int64_t tokens, int64_t dim, int64_t depth) {
-  const double bytes = 8.0 * double(dim) * double(depth) * double(tokens) * double(batch);
-  return bytes > 9e18 ? int64_t{9000000000000000000} : int64_t(bytes);
+  return kv_cache_bytes(batch, tokens, std::vector<int64_t>(size_t(std::max<int64_t>(depth, 0)), dim));
 }
 
 Var drop_path(const Var& branch, float p, bool training) {

@@ -4,6 +4,7 @@
 //   post-norm: x = norm1(x + attn(x));             x = norm2(x + mlp(x))
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "heed/nn/attention.h"
@@ -83,18 +84,24 @@ class TransformerDecoderLayer : public Module {
   FeedForward mlp;
 };
 
-// The keys and values a stack of causal layers keeps while decoding: one [B, capacity, 2D]
-// buffer per layer, allocated once for the longest sequence, filled position by position.
+// The keys and values a stack of causal layers keeps while decoding: one [B, capacity, 2W]
+// buffer per layer (W its attention's inner width: the model width, or less after heed prune
+// removed heads), allocated once for the longest sequence, filled position by position.
 struct KvCache {
   std::vector<Tensor> layers;
   int64_t length = 0;  // positions held
 
-  // depth buffers of [batch, capacity, 2 * dim] floats; kv_cache_bytes() of them, zeroed.
-  KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth);
+  // One zeroed [batch, capacity, 2 * widths[i]] buffer per layer; kv_cache_bytes() of them.
+  KvCache(int64_t batch, int64_t capacity, const std::vector<int64_t>& widths);
+  // depth layers of width dim.
+  KvCache(int64_t batch, int64_t capacity, int64_t dim, int64_t depth)
+      : KvCache(batch, capacity, std::vector<int64_t>(size_t(std::max<int64_t>(depth, 0)), dim)) {}
   int64_t capacity() const { return layers.empty() ? 0 : layers[0].size(1); }
 };
-// Bytes a KV cache of `depth` layers of width `dim` takes for `tokens` positions of `batch`
-// sequences (f32 keys and values): 8 * dim * depth per token and sequence.
+// Bytes a KV cache of layers of the given widths takes for `tokens` positions of `batch`
+// sequences (f32 keys and values): 8 * (the widths' sum) per token and sequence.
+int64_t kv_cache_bytes(int64_t batch, int64_t tokens, const std::vector<int64_t>& widths);
+// `depth` layers of width `dim`: 8 * dim * depth per token and sequence.
 int64_t kv_cache_bytes(int64_t batch, int64_t tokens, int64_t dim, int64_t depth);
 
 // Stochastic depth (per-sample): zeroes the whole branch of a sample with probability p and

@@ -78,18 +78,32 @@ int train_command(const TrainCommand& cmd) {
   return run_text_training(cmd, parse, train_causal_lm, "perplexity");
 }
 
-void eval_command(const EvalCommand& cmd) {
-  LoadedLm m = load_lm(cmd.checkpoint);
+// The documents of `path` as training saw them: the checkpoint's pieces, [SEP] closing each one
+// that was not cut.
+CausalLmDataset read_documents(const LoadedLm& m, const std::string& path) {
   const TextInputOptions& in = m.config.data.input;
-  const std::string path = !cmd.data.empty() ? cmd.data : !in.test.empty() ? in.test : in.validation;
-  HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.test or data.validation in its config; give --data FILE");
   const Texts texts = read_corpus({path}, in);
   std::vector<std::vector<int32_t>> sequences;
   for (const auto& f : texts.fields) {
     sequences.push_back(encode_fields(m.tokenizer, f, in));
     if (int64_t(sequences.back().size()) < in.max_tokens) sequences.back().push_back(data::Tokenizer::kSep);
   }
-  const CausalLmDataset data(std::move(sequences), {});
+  return CausalLmDataset(std::move(sequences), {});
+}
+
+// eval's default data: the test split, else the validation file.
+std::string held_out_path(const LoadedLm& m, const train::Checkpoint& checkpoint) {
+  const TextInputOptions& in = m.config.data.input;
+  const std::string path = !in.test.empty() ? in.test : in.validation;
+  HEED_CHECK(!path.empty(), checkpoint.path, ": no data.test or data.validation in its config; give --data FILE");
+  return path;
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedLm m = load_lm(cmd.checkpoint);
+  const TextInputOptions& in = m.config.data.input;
+  const std::string path = !cmd.data.empty() ? cmd.data : held_out_path(m, cmd.checkpoint);
+  const CausalLmDataset data = read_documents(m, path);
   const train::EvalResult e = train::evaluate(*m.model, CausalLmTask(), data, eval_plan(data, in.eval_batch_size));
   if (cmd.json) {
     json out = e.json;
@@ -180,7 +194,7 @@ void generate(const GenerateCommand& cmd) {
                 {"continuation", text},
                 {"tokens", generated},
                 {"stopped_at_end", !generated.empty() && generated.back() == data::Tokenizer::kSep},
-                {"kv_cache_bytes_per_token", nn::kv_cache_bytes(1, 1, m.config.model.dim, m.config.model.depth)}};
+                {"kv_cache_bytes_per_token", nn::kv_cache_bytes(1, 1, m.config.model.attention_widths())}};
     if (cmd.beam > 1) out["log_probability"] = log_probability;
     std::printf("%s\n", out.dump().c_str());
   } else {
@@ -192,11 +206,30 @@ namespace {
 std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
   return load_lm(checkpoint).model;
 }
+
+// heed prune: the loss is the next-token cross-entropy, the curve's metric perplexity; "train"
+// is the training file (heads are chosen on it), "test" eval's default.
+PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
+  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a causal LM's splits are train and test "
+             "(data.train; data.test, else data.validation), not '", split, "'");
+  LoadedLm m = load_lm(checkpoint);
+  std::string path = data;
+  if (path.empty() && split == "train") path = m.config.data.input.train;
+  if (path.empty()) path = held_out_path(m, checkpoint);
+  auto documents = std::make_unique<CausalLmDataset>(read_documents(m, path));
+  PruneSubject s;
+  s.plan = std::make_unique<train::ShuffledBatches>(eval_plan(*documents, m.config.data.input.eval_batch_size));
+  s.data = std::move(documents);
+  s.task = std::make_unique<CausalLmTask>();
+  s.model = std::move(m.model);
+  return s;
+}
 }  // namespace
 
 const TaskEntry& causal_lm_entry() {
   static const TaskEntry entry{kCausalLm, "causal (GPT-style) language modelling; heed generate continues a prompt",
-                               train_command, eval_command, predict_command, nullptr, false, false, module_of};
+                               train_command, eval_command, predict_command, nullptr, false, false, module_of,
+                               prune_subject};
   return entry;
 }
 

@@ -123,16 +123,31 @@ int train_command(const TrainCommand& cmd) {
   return run_text_training(cmd, parse, train_masked_lm, "masked-token accuracy");
 }
 
-void eval_command(const EvalCommand& cmd) {
-  LoadedMlm m = load_mlm(cmd.checkpoint);
-  const std::string path = cmd.data.empty() ? m.config.data.input.validation : cmd.data;
-  HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.validation in its config; give --data FILE");
+// The documents of `path` in the checkpoint's pieces, with evaluation's one fixed masking.
+MaskedLmDataset read_documents(const LoadedMlm& m, const std::string& path) {
   const Texts texts = read_corpus({path}, m.config.data.input);
   std::vector<std::vector<int32_t>> seqs;
   for (const auto& f : texts.fields) seqs.push_back(encode_fields(m.tokenizer, f, m.config.data.input));
-  const MaskedLmDataset data(seqs, m.tokenizer.vocab_size(), m.config.data.mask_probability, m.config.model.max_len);
-  const train::ShuffledBatches plan(iota_of(size_t(data.size())), m.config.data.input.eval_batch_size, false, false, 0);
-  const train::EvalResult e = train::evaluate(*m.model, MaskedLmTask(), data, plan);
+  return MaskedLmDataset(seqs, m.tokenizer.vocab_size(), m.config.data.mask_probability, m.config.model.max_len);
+}
+
+train::ShuffledBatches in_order(const LoadedMlm& m, const MaskedLmDataset& data) {
+  return train::ShuffledBatches(iota_of(size_t(data.size())), m.config.data.input.eval_batch_size, false, false, 0);
+}
+
+// eval's default data: the validation file, else the test file.
+std::string held_out_path(const LoadedMlm& m, const train::Checkpoint& checkpoint) {
+  const TextInputOptions& in = m.config.data.input;
+  const std::string path = !in.validation.empty() ? in.validation : in.test;
+  HEED_CHECK(!path.empty(), checkpoint.path, ": no data.validation or data.test in its config; give --data FILE");
+  return path;
+}
+
+void eval_command(const EvalCommand& cmd) {
+  LoadedMlm m = load_mlm(cmd.checkpoint);
+  const std::string path = cmd.data.empty() ? held_out_path(m, cmd.checkpoint) : cmd.data;
+  const MaskedLmDataset data = read_documents(m, path);
+  const train::EvalResult e = train::evaluate(*m.model, MaskedLmTask(), data, in_order(m, data));
   if (cmd.json) {
     json out = e.json;
     out["checkpoint"] = cmd.checkpoint.path;
@@ -196,11 +211,30 @@ namespace {
 std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
   return load_mlm(checkpoint).model;
 }
+
+// heed prune: the loss is the masked-token cross-entropy under evaluation's fixed masking, the
+// curve's metric the masked-token accuracy; "train" is data.train, "test" eval's default.
+PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
+  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a masked LM's splits are train and test "
+             "(data.train; data.validation, else data.test), not '", split, "'");
+  LoadedMlm m = load_mlm(checkpoint);
+  std::string path = data;
+  if (path.empty() && split == "train") path = m.config.data.input.train;
+  if (path.empty()) path = held_out_path(m, checkpoint);
+  auto documents = std::make_unique<MaskedLmDataset>(read_documents(m, path));
+  PruneSubject s;
+  s.plan = std::make_unique<train::ShuffledBatches>(in_order(m, *documents));
+  s.data = std::move(documents);
+  s.task = std::make_unique<MaskedLmTask>();
+  s.model = std::move(m.model);
+  return s;
+}
 }  // namespace
 
 const TaskEntry& masked_lm_entry() {
   static const TaskEntry entry{kMaskedLm, "masked-language-model pre-training of a text encoder", train_command,
-                               eval_command, predict_command, nullptr, false, false, module_of};
+                               eval_command, predict_command, nullptr, false, false, module_of,
+                               prune_subject};
   return entry;
 }
 

@@ -34,6 +34,12 @@ int64_t TextEncoderConfig::parameter_count(bool classifier) const {
   return total > 9e18 ? int64_t{9000000000000000000} : int64_t(total);
 }
 
+std::vector<int64_t> TextEncoderConfig::attention_widths() const {
+  std::vector<int64_t> widths;
+  for (int64_t i = 0; i < depth; ++i) widths.push_back(layer_head_count(layer_heads, heads, i) * (dim / heads));
+  return widths;
+}
+
 namespace {
 EncoderLayerOptions layer_options(const TextEncoderConfig& c, int64_t i) {
   EncoderLayerOptions layer;
@@ -231,7 +237,7 @@ std::unique_ptr<Model> CausalLanguageModel::replicate(uint64_t seed) const {
 KvCache CausalLanguageModel::new_cache(int64_t batch, int64_t capacity) const {
   HEED_CHECK(capacity <= config.max_len, "a KV cache of ", capacity, " positions, more than model.max_len = ",
              config.max_len);
-  return KvCache(batch, capacity, config.dim, config.depth);
+  return KvCache(batch, capacity, config.attention_widths());
 }
 
 Tensor CausalLanguageModel::decode(const Tensor& tokens, KvCache& cache) {

@@ -42,6 +42,8 @@ struct TextEncoderConfig {
   // Parameters of the trunk with a classifier head (`classifier`) or the masked-LM head, from the
   // config alone (before building it: memory checks).
   int64_t parameter_count(bool classifier) const;
+  // Each block's attention width (its heads x dim / heads): what a KV cache holds per layer.
+  std::vector<int64_t> attention_widths() const;
 };
 
 // The shared trunk: embeddings, blocks, final norm.
