@@ -16,11 +16,11 @@ void add_dtype_option(CLI::App* cmd, std::string& dtype) {
 
 train::Checkpoint read_checkpoint_as(const std::string& path, const std::string& dtype) {
   const train::ComputeDtype compute = train::parse_compute_dtype(dtype, "--dtype");
-  if (compute == train::ComputeDtype::BF16 && !kernels::bf16_native())
-    std::fprintf(stderr, "bf16: this CPU has no bf16 dot products (AVX-512 BF16 or AMX): the bf16 weights run "
-                         "through f32 GEMMs (the same products, the f32 speed)\n");
   train::Checkpoint checkpoint = train::read_checkpoint(path);
   checkpoint.compute = compute;
+  if ((compute == train::ComputeDtype::BF16 || train::stored_bf16(checkpoint)) && !kernels::bf16_native())
+    std::fprintf(stderr, "bf16: this CPU has no bf16 dot products (AVX-512 BF16 or AMX): the bf16 weights run "
+                         "through f32 GEMMs (the same products, the f32 speed)\n");
   return checkpoint;
 }
 

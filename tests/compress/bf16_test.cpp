@@ -1,10 +1,15 @@
 // bf16 inference of whole models: a bf16 ViT stays within a stated tolerance of its f32 logits,
 // training (gradients) still runs on the f32 weights, the data-parallel replicas share the bf16
-// weights, conversions that make no sense are refused, and the CLI's --dtype runs it or names a
-// bad value.
+// weights, conversions that make no sense are refused, the CLI's --dtype runs it or names a
+// bad value, and a bf16 checkpoint (heed quantize --dtype bf16) stores its weights as BF16 and
+// runs as the f32 checkpoint does under --dtype bf16.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -12,6 +17,7 @@
 
 #include "cli_util.h"
 #include "compress/compress_test_util.h"
+#include "heed/compress/prune.h"
 #include "heed/compress/quantize.h"
 #include "heed/kernels/bf16.h"
 #include "heed/nn/models/vit.h"
@@ -146,6 +152,84 @@ TEST(Bf16Model, CliDtypeRunsBf16AndNamesABadValue) {
   EXPECT_TRUE(int8.exited && int8.exit_code != 0);
   EXPECT_CONTAINS(int8.err, int8_path);
   EXPECT_CONTAINS(int8.err, "int8");
+}
+
+// The header and data section of a safetensors file, read here byte by byte (not by heed's reader).
+struct RawSafetensors {
+  nlohmann::json header;
+  std::string data;
+};
+RawSafetensors read_raw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  std::string text(n, '\0');
+  in.read(text.data(), std::streamsize(n));
+  RawSafetensors r{nlohmann::json::parse(text), std::string(std::istreambuf_iterator<char>(in), {})};
+  return r;
+}
+
+// bf16 of a finite f32 by round to nearest, ties to even, on the bits (the closed form).
+uint16_t nearest_even_bf16(float x) {
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+TEST(Bf16Model, Bf16CheckpointStoresBf16AndRunsAsTheF32CheckpointUnderDtypeBf16) {
+  test::ScratchDir dir("heed_bf16_");
+  const std::string f32_path = dir / "f32.safetensors", bf16_path = dir / "bf16.safetensors";
+  test::write_tiny_vit_checkpoint(f32_path, 8);
+  compress::QuantizeOptions o;
+  o.dtype = "bf16";
+  const compress::QuantizeResult r = compress::quantize_checkpoint(train::read_checkpoint(f32_path), bf16_path, o);
+  EXPECT_EQ(r.layers.size(), 5u);  // qkv, proj, fc1, fc2 of one block, and the head
+
+  const RawSafetensors raw = read_raw(bf16_path);
+  const train::Checkpoint f32 = train::read_checkpoint(f32_path);
+  for (const std::string& name : r.layers) {
+    const nlohmann::json& entry = raw.header.at(name);
+    EXPECT_EQ(entry.at("dtype"), "BF16") << name;
+    // Each stored value is the f32 weight rounded to nearest even.
+    const Tensor& w = f32.model.at(name);
+    const size_t begin = entry.at("data_offsets").at(0), end = entry.at("data_offsets").at(1);
+    ASSERT_EQ(end - begin, size_t(2 * w.numel())) << name;
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      uint16_t bits = 0;
+      std::memcpy(&bits, raw.data.data() + begin + 2 * size_t(i), 2);
+      ASSERT_EQ(bits, nearest_even_bf16(w.f32()[i])) << name << " " << i;
+    }
+  }
+  EXPECT_EQ(raw.header.at("blocks.0.attn.qkv.bias").at("dtype"), "F32");
+  EXPECT_EQ(raw.header.at("pos_embed").at("dtype"), "F32");
+  for (auto& [name, entry] : raw.header.items()) EXPECT_EQ(name.rfind("optimizer.", 0), std::string::npos) << name;
+  const nlohmann::json q =
+      nlohmann::json::parse(raw.header.at("__metadata__").at(compress::kQuantizationKey).get<std::string>());
+  EXPECT_EQ(q.at("scheme"), "bf16");
+  EXPECT_LT(std::filesystem::file_size(bf16_path), std::filesystem::file_size(f32_path));
+
+  // Loaded with no --dtype, it runs in bf16, bit for bit the f32 checkpoint under --dtype bf16.
+  train::Checkpoint as_bf16 = train::read_checkpoint(f32_path);
+  as_bf16.compute = train::ComputeDtype::BF16;
+  tasks::LoadedModel converted = tasks::load_model(as_bf16), stored = tasks::load_model(bf16_path);
+  EXPECT_TRUE(stored.model->bf16());
+  Rng rng(6);
+  const Var images(Tensor::uniform({4, 1, 8, 8}, rng, 0.f, 1.f));
+  const Tensor a = logits_without_grad(*converted.model, images), b = logits_without_grad(*stored.model, images);
+  for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.f32()[i], b.f32()[i]) << i;
+
+  // It is a reduced copy: not quantised again, not pruned, not calibrated.
+  const train::Checkpoint bf16 = train::read_checkpoint(bf16_path);
+  EXPECT_CONTAINS(test::error_message([&] { compress::quantize_checkpoint(bf16, dir / "int8.safetensors"); }),
+                  "already quantised");
+  EXPECT_CONTAINS(test::error_message([&] { compress::prune_report(bf16, {}); }), "quantised");
+  compress::QuantizeOptions calibrated = o;
+  calibrated.calibrate = dir.path().string();
+  EXPECT_CONTAINS(test::error_message([&] { compress::quantize_checkpoint(f32, dir / "c.safetensors", calibrated); }),
+                  "--calibrate");
+  const test::CliResult bad = test::run_cli(
+      {"quantize", "--checkpoint", f32_path, "--out", dir / "x.safetensors", "--dtype", "fp8"}, dir.path());
+  EXPECT_TRUE(bad.exited && bad.exit_code != 0);
+  EXPECT_CONTAINS(bad.err, "--dtype");
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 //
 // Expected outcomes: a parsed file or heed::Error. Anything else (a crash, a sanitizer report,
 // another exception type, a timeout or a huge allocation) is a bug. A file that parses must also
-// survive serialize_safetensors and parse back to the same names, shapes, bytes and metadata.
+// survive serialize_safetensors and parse back to the same names, shapes, bytes and metadata,
+// and, written with its F32 tensors stored as BF16, parse back to each value's bf16 rounding.
 // Build and run: scripts/fuzz.sh (docs/reliability.md).
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "heed/core/error.h"
 #include "heed/io/safetensors.h"
+#include "heed/kernels/bf16.h"
 
 namespace {
 
@@ -39,6 +41,31 @@ void check_round_trip(const heed::io::SafetensorsFile& file) {
   }
 }
 
+// The F32 tensors stored as BF16 (a bf16 checkpoint's weights) read back as kernels' rounding.
+void check_bf16_round_trip(const heed::io::SafetensorsFile& file) {
+  heed::io::NarrowStorage narrow;
+  for (const auto& [name, t] : file.tensors)
+    if (t.dtype() == heed::DType::F32) narrow.bf16.insert(name);
+  std::vector<std::byte> bytes;
+  try {
+    bytes = heed::io::serialize_safetensors(file.tensors, file.metadata, narrow);
+  } catch (const heed::Error&) {
+    return;
+  }
+  const heed::io::SafetensorsFile again = heed::io::parse_safetensors(bytes, "bf16 round trip");
+  if (again.tensors.size() != file.tensors.size()) __builtin_trap();
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    const heed::Tensor& a = file.tensors[i].second;
+    const heed::Tensor& b = again.tensors[i].second;
+    if (a.dtype() != heed::DType::F32) continue;
+    if (b.dtype() != heed::DType::F32 || a.shape() != b.shape()) __builtin_trap();
+    for (int64_t k = 0; k < a.numel(); ++k) {
+      const float want = heed::kernels::from_bf16(heed::kernels::to_bf16(a.f32()[k]));
+      if (std::memcmp(&want, b.f32() + k, sizeof want) != 0) __builtin_trap();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -48,6 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [name, tensor] : file.tensors)
       if (!file.contains(name) || file.get(name).shape() != tensor.shape()) __builtin_trap();
     check_round_trip(file);
+    check_bf16_round_trip(file);
   } catch (const heed::Error&) {
     // Rejected with a message: the expected outcome for a hostile file.
   }

@@ -155,6 +155,37 @@ TEST_F(Safetensors, RoundTripF32AndI64) {
   EXPECT_EQ(file.source, kSource);
 }
 
+// Narrow storage: listed tensors are stored as I8 / BF16 and read back as I64 / F32. BF16 is
+// round to nearest, ties to even: 1 + 2^-8 (a tie) goes down to 1, 1 + 3 * 2^-8 (a tie) up to
+// 1 + 2^-6, 1 + 2^-8 + 2^-12 up to 1 + 2^-7; values bf16 holds come back unchanged.
+TEST_F(Safetensors, NarrowStorageStoresI8AndBf16) {
+  const Tensor w = Tensor::from_vector({5}, {1 + 0x1p-8f, 1 + 3 * 0x1p-8f, 1 + 0x1p-8f + 0x1p-12f, -2.5f, 0.f});
+  const Tensor q = Tensor::from_indices({2}, {-128, 127});
+  NarrowStorage narrow;
+  narrow.bf16 = {"w"};
+  narrow.i8 = {"q"};
+  const std::vector<std::byte> bytes = serialize_safetensors({{"w", w}, {"q", q}}, {}, narrow);
+  uint64_t header_bytes = 0;
+  std::memcpy(&header_bytes, bytes.data(), 8);
+  const std::string text(reinterpret_cast<const char*>(bytes.data()) + 8, header_bytes);
+  expect_contains(text, R"("w":{"dtype":"BF16","shape":[5],"data_offsets":[0,10]})");
+  expect_contains(text, R"("q":{"dtype":"I8","shape":[2],"data_offsets":[10,12]})");
+  const auto file = parse_safetensors(bytes, kSource);
+  EXPECT_EQ(file.get("w").to_vector(), (std::vector<float>{1.f, 1 + 0x1p-6f, 1 + 0x1p-7f, -2.5f, 0.f}));
+  EXPECT_EQ(indices_of(file.get("q")), (std::vector<int64_t>{-128, 127}));
+
+  NarrowStorage both;
+  both.bf16 = both.i8 = {"q"};
+  expect_contains(error_of([&] { serialize_safetensors({{"q", q}}, {}, both); }), "both as I8 and as BF16");
+  NarrowStorage wrong;
+  wrong.bf16 = {"q"};
+  expect_contains(error_of([&] { serialize_safetensors({{"q", q}}, {}, wrong); }), "stored as BF16 but is");
+  NarrowStorage missing;
+  missing.bf16 = {"v"};
+  expect_contains(error_of([&] { serialize_safetensors({{"w", w}}, {}, missing); }),
+                  "\"v\" to store as BF16 is not among");
+}
+
 TEST_F(Safetensors, RoundTripScalar) {
   const auto file =
       parse_safetensors(serialize_safetensors({{"s", Tensor::full({}, 2.5f)}}, {}), kSource);

@@ -20,6 +20,9 @@ QuantizeResult quantize_checkpoint(const train::Checkpoint& ckpt, const std::str
              "'); quantise the f32 checkpoint it was made from");
   HEED_CHECK(o.calibration_samples > 0, "quantize: the calibration sample count must be > 0, got ",
              o.calibration_samples);
+  HEED_CHECK(o.dtype == "int8" || o.dtype == "bf16", "quantize: --dtype must be int8 or bf16, got '", o.dtype, "'");
+  HEED_CHECK(o.dtype == "int8" || o.calibrate.empty(), "quantize: --calibrate sets int8 activation ranges; a bf16 "
+             "checkpoint has none");
   // The model is loaded once: alone, or with its calibration data (which fails here, before any
   // work, on data that does not fit).
   std::unique_ptr<nn::Module> model;
@@ -35,7 +38,7 @@ QuantizeResult quantize_checkpoint(const train::Checkpoint& ckpt, const std::str
   }
   nn::Module& target = calibration.model ? *calibration.model : *model;
   QuantizeResult result;
-  result.layers = target.quantize_int8();
+  result.layers = o.dtype == "bf16" ? target.convert_bf16() : target.quantize_int8();
   HEED_CHECK(!result.layers.empty(), ckpt.path, ": the model has no layers with an int8 form");
   if (calibration.model) {
     const CalibrationResult c =
@@ -43,11 +46,20 @@ QuantizeResult quantize_checkpoint(const train::Checkpoint& ckpt, const std::str
     result.calibrated = c.layers;
     result.calibration_records = c.records;
   }
-  const std::set<std::string> int8(result.layers.begin(), result.layers.end());
+  const std::set<std::string> narrow(result.layers.begin(), result.layers.end());
   for (auto& [name, var] : target.named_parameters())
-    (int8.count(name) ? result.int8_values : result.f32_values) += var->value().numel();
+    (narrow.count(name) ? result.narrow_values : result.f32_values) += var->value().numel();
 
   train::CheckpointMeta meta = ckpt.meta;
+  if (o.dtype == "bf16") {
+    meta.extra[kQuantizationKey] = nlohmann::json{
+        {"scheme", "bf16"},
+        {"weights", "bf16, rounded to nearest even"},
+        {"activations", "bf16 GEMM inputs with f32 accumulation (--dtype bf16 of the f32 checkpoint)"},
+        {"layers", result.layers}}.dump();
+    train::write_checkpoint(out, target, meta, {});
+    return result;
+  }
   nlohmann::json q{{"scheme", "int8"},
                    {"weights", "int8, symmetric, one scale per output channel"},
                    {"activations", "int8, symmetric, one scale per row, computed at run time"},

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "heed/io/atomic_file.h"
+#include "heed/kernels/bf16.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -474,18 +475,19 @@ SafetensorsFile read_safetensors(const std::string& path) {
 
 std::vector<std::byte> serialize_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata, const std::set<std::string>& store_as_i8) {
+    const std::map<std::string, std::string>& metadata, const NarrowStorage& narrow) {
   check_tensors_to_write(tensors);
   HEED_CHECK(!metadata.count(kChecksumsKey), "serialize_safetensors: metadata key '", kChecksumsKey,
              "' is reserved for the checksums");
-  // What each tensor stores: its own bytes, or (store_as_i8) its values narrowed to int8.
+  // What each tensor stores: its own bytes, or (narrow) its values as int8 or bf16.
   struct Payload {
     Tensor contiguous;
-    std::vector<int8_t> narrowed;
+    std::vector<std::byte> narrowed;
     const char* dtype;
-    const void* data() const { return narrowed.empty() ? data_of(contiguous) : narrowed.data(); }
+    bool is_narrowed = false;
+    const void* data() const { return is_narrowed ? narrowed.data() : data_of(contiguous); }
     uint64_t bytes() const {
-      return narrowed.empty() ? uint64_t(contiguous.numel()) * dtype_size(contiguous.dtype()) : narrowed.size();
+      return is_narrowed ? narrowed.size() : uint64_t(contiguous.numel()) * dtype_size(contiguous.dtype());
     }
   };
   std::vector<Payload> payloads;
@@ -495,26 +497,41 @@ std::vector<std::byte> serialize_safetensors(
   for (const auto& [name, tensor] : tensors) {
     Payload p{tensor.contiguous(), {}, nullptr};
     p.dtype = file_dtype_name(p.contiguous.dtype());
-    if (store_as_i8.count(name)) {
+    const size_t n = static_cast<size_t>(p.contiguous.numel());
+    HEED_CHECK(!(narrow.i8.count(name) && narrow.bf16.count(name)), "serialize_safetensors: tensor ", quoted(name),
+               " is to be stored both as I8 and as BF16");
+    if (narrow.i8.count(name)) {
       HEED_CHECK(p.contiguous.dtype() == DType::I64, "serialize_safetensors: tensor ", quoted(name),
                  " is stored as I8 but is ", p.contiguous.str());
-      p.narrowed.resize(static_cast<size_t>(p.contiguous.numel()));
-      for (size_t i = 0; i < p.narrowed.size(); ++i) {
+      p.narrowed.resize(n);
+      for (size_t i = 0; i < n; ++i) {
         const int64_t v = p.contiguous.i64()[i];
         HEED_CHECK(v >= -128 && v <= 127, "serialize_safetensors: tensor ", quoted(name), " holds ", v,
                    ", which I8 cannot store");
-        p.narrowed[i] = int8_t(v);
+        p.narrowed[i] = std::byte(uint8_t(int8_t(v)));
       }
       p.dtype = "I8";
+      p.is_narrowed = true;
+    } else if (narrow.bf16.count(name)) {
+      HEED_CHECK(p.contiguous.dtype() == DType::F32, "serialize_safetensors: tensor ", quoted(name),
+                 " is stored as BF16 but is ", p.contiguous.str());
+      std::vector<uint16_t> bits(n);
+      kernels::round_to_bf16(p.contiguous.f32(), int64_t(n), bits.data());
+      p.narrowed.resize(2 * n);
+      std::memcpy(p.narrowed.data(), bits.data(), 2 * n);  // little-endian, as safetensors stores
+      p.dtype = "BF16";
+      p.is_narrowed = true;
     }
     sums[name] = checksum_hex({static_cast<const std::byte*>(p.data()), size_t(p.bytes())});
     payloads.push_back(std::move(p));
   }
-  for (const std::string& name : store_as_i8) {
-    bool listed = false;
-    for (const auto& t : tensors) listed |= t.first == name;
-    HEED_CHECK(listed, "serialize_safetensors: tensor ", quoted(name), " to store as I8 is not among the tensors");
-  }
+  for (const std::set<std::string>* listed_as : {&narrow.i8, &narrow.bf16})
+    for (const std::string& name : *listed_as) {
+      bool listed = false;
+      for (const auto& t : tensors) listed |= t.first == name;
+      HEED_CHECK(listed, "serialize_safetensors: tensor ", quoted(name), " to store as ",
+                 listed_as == &narrow.i8 ? "I8" : "BF16", " is not among the tensors");
+    }
   std::map<std::string, std::string> stored = metadata;
   try {
     stored[kChecksumsKey] = sums.dump();
@@ -548,8 +565,8 @@ std::vector<std::byte> serialize_safetensors(
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata,
-                       const std::set<std::string>& store_as_i8) {
-  write_file_atomic(path, serialize_safetensors(tensors, metadata, store_as_i8));
+                       const NarrowStorage& narrow) {
+  write_file_atomic(path, serialize_safetensors(tensors, metadata, narrow));
 }
 
 }  // namespace heed::io

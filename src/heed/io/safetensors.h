@@ -57,17 +57,23 @@ SafetensorsFile read_safetensors(const std::string& path);
 std::string checksum_hex(std::span<const std::byte> bytes);
 std::string metadata_checksum(const std::map<std::string, std::string>& metadata);
 
+// Tensors stored narrower than they are held: I64 tensors named in `i8` (int8 weights) as I8,
+// every value fitting; F32 tensors named in `bf16` as BF16, rounded to nearest even (as
+// kernels::to_bf16, so a bf16 model's weights are stored exactly).
+struct NarrowStorage {
+  std::set<std::string> i8, bf16;
+};
+
 // Encodes F32 / I64 tensors in the given order (non-contiguous ones are made contiguous), with
-// checksums (kChecksumsKey). Names must be unique, non-empty and not "__metadata__"; metadata
-// must not use kChecksumsKey itself. I64 tensors named in `store_as_i8` (int8 weights) are
-// stored as I8: every value must fit, and the checksum covers the stored bytes.
+// checksums (kChecksumsKey) of the stored bytes. Names must be unique, non-empty and not
+// "__metadata__"; metadata must not use kChecksumsKey itself; `narrow` names listed tensors only.
 std::vector<std::byte> serialize_safetensors(
     const std::vector<std::pair<std::string, Tensor>>& tensors,
-    const std::map<std::string, std::string>& metadata, const std::set<std::string>& store_as_i8 = {});
+    const std::map<std::string, std::string>& metadata, const NarrowStorage& narrow = {});
 // serialize_safetensors + write_file_atomic.
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {},
-                       const std::set<std::string>& store_as_i8 = {});
+                       const NarrowStorage& narrow = {});
 
 }  // namespace heed::io

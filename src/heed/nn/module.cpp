@@ -188,6 +188,13 @@ bool Module::bf16() {
   return false;
 }
 
+std::vector<std::string> Module::bf16_parameters() {
+  std::vector<std::string> names;
+  for (auto& p : all_parameters())
+    if (p.bf16 && *p.bf16) names.push_back(p.name);
+  return names;
+}
+
 void Module::drop_reduced_forms() {
   for (auto& p : all_parameters()) {
     if (p.int8) p.int8->reset();

@@ -61,6 +61,7 @@ class Module {
   // with bf16 inputs and f32 accumulation. Returns the names. Refused on an int8 model.
   std::vector<std::string> convert_bf16();
   bool bf16();  // whether any parameter holds a bf16 form
+  std::vector<std::string> bf16_parameters();  // the names of those that do (a checkpoint stores them as BF16)
   void drop_reduced_forms();  // back to f32 inference: every int8 and bf16 form let go
   // Points this module's int8 and bf16 forms at `source`'s (a replica of the same architecture,
   // as train/data_parallel links its parameters), or clears them where `source` has none.

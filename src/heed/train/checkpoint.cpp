@@ -51,13 +51,16 @@ json parse_metadata_json(const std::string& text, const std::string& path, const
 
 void write_checkpoint(const std::string& path, nn::Module& model, const CheckpointMeta& meta,
                       const std::vector<std::pair<std::string, Tensor>>& optimizer_state) {
-  // A quantised model stores its int8 weights as I8 with their scales (docs/checkpoint-format.md).
+  // A quantised model stores its int8 weights as I8 with their scales, a bf16 model its bf16
+  // weights as BF16 (docs/checkpoint-format.md).
   const bool int8 = model.quantized();
   std::vector<std::pair<std::string, Tensor>> tensors = int8 ? model.int8_state_dict() : model.state_dict();
-  std::set<std::string> store_as_i8;
+  io::NarrowStorage narrow;
   for (size_t i = 0; int8 && i + 1 < tensors.size(); ++i)
     if (tensors[i].second.dtype() == DType::I64 && tensors[i + 1].first == tensors[i].first + nn::kInt8ScaleSuffix)
-      store_as_i8.insert(tensors[i].first);
+      narrow.i8.insert(tensors[i].first);
+  if (!int8)
+    for (const std::string& name : model.bf16_parameters()) narrow.bf16.insert(name);
   for (const auto& [name, t] : optimizer_state) tensors.emplace_back(kOptimizerPrefix + name, t);
   std::map<std::string, std::string> metadata = meta.extra;
   metadata["format"] = kCheckpointFormat;
@@ -65,7 +68,7 @@ void write_checkpoint(const std::string& path, nn::Module& model, const Checkpoi
   metadata["model"] = meta.model;
   metadata["config"] = meta.config.dump();
   metadata["trainer"] = trainer_json(meta).dump();
-  io::write_safetensors(path, tensors, metadata, store_as_i8);
+  io::write_safetensors(path, tensors, metadata, narrow);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
@@ -141,10 +144,19 @@ ComputeDtype parse_compute_dtype(const std::string& value, const std::string& wh
   detail::fail(what, ": '", value, "' is not a compute dtype (f32 or bf16)");
 }
 
+bool stored_bf16(const Checkpoint& checkpoint) {
+  const auto it = checkpoint.meta.extra.find(kQuantizationKey);
+  if (it == checkpoint.meta.extra.end()) return false;
+  const json q = json::parse(it->second, nullptr, false);
+  return q.is_object() && q.value("scheme", "") == "bf16";
+}
+
 void load_for_inference(nn::Module& model, const Checkpoint& checkpoint) {
   try {
     model.load_state_dict(checkpoint.model);
-    if (checkpoint.compute == ComputeDtype::BF16) model.convert_bf16();
+    // The BF16 values were read widened to f32; converting rounds each to itself, so the model is
+    // bit for bit the f32 checkpoint's under --dtype bf16.
+    if (checkpoint.compute == ComputeDtype::BF16 || stored_bf16(checkpoint)) model.convert_bf16();
   } catch (const Error& e) {
     detail::fail(checkpoint.path, ": ", e.what());
   }

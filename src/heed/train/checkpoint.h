@@ -15,6 +15,9 @@
 namespace heed::train {
 
 inline constexpr const char* kCheckpointFormat = "heed-checkpoint-1";
+// The metadata key of a quantised (int8) or bf16 checkpoint: JSON with its "scheme" and layers
+// (compress/quantize.h).
+inline constexpr const char* kQuantizationKey = "quantization";
 
 // Where training stands: the position of the next step and what resuming needs.
 struct TrainerState {
@@ -55,8 +58,12 @@ struct Checkpoint {
   ComputeDtype compute = ComputeDtype::F32;  // not stored: what the command asked for
 };
 
+// Whether the checkpoint's weights are stored in bf16 (heed quantize --dtype bf16).
+bool stored_bf16(const Checkpoint& checkpoint);
+
 // The checkpoint's weights into `model` (a model of the checkpoint's architecture; errors name
-// the checkpoint), the model put in eval mode and converted to the checkpoint's compute dtype:
+// the checkpoint), the model put in eval mode and converted to the checkpoint's compute dtype
+// (bf16 always for a checkpoint stored in bf16: its weights are bf16 values):
 // how every task loads a checkpoint for inference.
 void load_for_inference(nn::Module& model, const Checkpoint& checkpoint);
 
