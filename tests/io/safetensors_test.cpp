@@ -173,6 +173,11 @@ TEST_F(Safetensors, NarrowStorageStoresI8AndBf16) {
   const auto file = parse_safetensors(bytes, kSource);
   EXPECT_EQ(file.get("w").to_vector(), (std::vector<float>{1.f, 1 + 0x1p-6f, 1 + 0x1p-7f, -2.5f, 0.f}));
   EXPECT_EQ(indices_of(file.get("q")), (std::vector<int64_t>{-128, 127}));
+  // An empty tensor stores no bytes either way (found by fuzz_safetensors: no buffer to copy).
+  NarrowStorage empty;
+  empty.bf16 = {"e"};
+  const auto e = parse_safetensors(serialize_safetensors({{"e", Tensor::zeros({0, 3})}}, {}, empty), kSource);
+  EXPECT_EQ(e.get("e").shape(), (Shape{0, 3}));
 
   NarrowStorage both;
   both.bf16 = both.i8 = {"q"};

@@ -516,9 +516,11 @@ std::vector<std::byte> serialize_safetensors(
       HEED_CHECK(p.contiguous.dtype() == DType::F32, "serialize_safetensors: tensor ", quoted(name),
                  " is stored as BF16 but is ", p.contiguous.str());
       std::vector<uint16_t> bits(n);
-      kernels::round_to_bf16(p.contiguous.f32(), int64_t(n), bits.data());
       p.narrowed.resize(2 * n);
-      std::memcpy(p.narrowed.data(), bits.data(), 2 * n);  // little-endian, as safetensors stores
+      if (n > 0) {  // an empty tensor has no buffer to round or copy
+        kernels::round_to_bf16(p.contiguous.f32(), int64_t(n), bits.data());
+        std::memcpy(p.narrowed.data(), bits.data(), 2 * n);  // little-endian, as safetensors stores
+      }
       p.dtype = "BF16";
       p.is_narrowed = true;
     }
