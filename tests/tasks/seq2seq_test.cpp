@@ -15,6 +15,9 @@
 #include <sstream>
 
 #include "cli_util.h"
+#include "heed/compress/prune.h"
+#include "heed/nn/generation.h"
+#include "heed/tasks/registry.h"
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
 #include "test_files.h"
@@ -107,11 +110,6 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
   EXPECT_EQ(e.at("greedy").at("bleu").get<double>(), 0);
   EXPECT_GT(e.at("greedy").at("chrf").get<double>(), 95) << ev.out;
   EXPECT_LT(e.at("copy").at("chrf").get<double>(), 90) << ev.out;
-  // heed prune does not take an encoder-decoder yet: it says so, naming the tasks it takes.
-  const test::CliResult pr = test::run_cli({"prune", "--checkpoint", r.best_path}, dir_.path());
-  EXPECT_EQ(pr.exit_code, 1);
-  EXPECT_CONTAINS(pr.err, "is a seq2seq checkpoint; heed prune takes");
-  EXPECT_CONTAINS(pr.err, "causal-lm");
   test::write_text(dir_.path() / "in.txt", "blue red gold\n\nwhite pink black cyan\n");
   const test::CliResult t = test::run_cli({"translate", "--checkpoint", r.best_path, "--input-file-unused"}, dir_.path());
   EXPECT_NE(t.exit_code, 0) << "an unknown option";
@@ -135,6 +133,58 @@ TEST_F(Seq2SeqTaskTest, TrainsEvaluatesAndTranslates) {
 }
 
 // Rows-per-batch and tokens-per-batch plans alike.
+// heed prune on an encoder-decoder: every attention layer counts (the encoder's self-attention,
+// the decoder's self- and cross-attention); the written file's perplexity is the curve's (the
+// same heads masked), its cache and projected memory shrink with the heads, and cached and
+// uncached decoding agree token for token, greedy and beam.
+TEST_F(Seq2SeqTaskTest, PrunedHeadsShrinkTheModelAndItsCaches) {
+  json j = base_config(data_->path());
+  j["train"]["epochs"] = 4;
+  const train::TrainResult r = train_seq2seq(parse_seq2seq_config(j), out("run"), false);
+  compress::PruneOptions o;
+  o.curve = {0.0, 0.5};
+  o.heads = 0.5;
+  o.out = out("pruned.safetensors");
+  o.samples = 0;
+  const compress::PruneReport p = compress::prune_report(train::read_checkpoint(r.best_path), o);
+  EXPECT_EQ(p.metric_name, "perplexity");
+  ASSERT_EQ(p.importance.raw.size(), 3u) << "encoder self, decoder self, decoder cross";
+  ASSERT_EQ(p.removed.layer_heads.size(), 3u);
+  EXPECT_EQ(p.removed.layer_heads[0] + p.removed.layer_heads[1] + p.removed.layer_heads[2], 6) << "6 of 12 removed";
+  // Each head removed: 3 x 16 rows of 64 weights and 48 biases in, 64 x 16 weights out.
+  EXPECT_EQ(p.removed.parameters_before - p.removed.parameters_after, 6 * (3 * 16 * 64 + 3 * 16 + 64 * 16));
+  auto perplexity = [&](const std::string& checkpoint) {
+    const test::CliResult ev = test::run_cli({"eval", "--checkpoint", checkpoint, "--json"}, dir_.path());
+    EXPECT_EQ(ev.exit_code, 0) << ev.err;
+    return json::parse(ev.out).at("perplexity").get<double>();
+  };
+  EXPECT_NEAR(perplexity(r.best_path), p.curve[0].metric, 1e-6 * p.curve[0].metric);
+  EXPECT_NEAR(perplexity(o.out), p.curve[1].metric, 1e-4 * p.curve[1].metric) << "removed = masked";
+
+  std::unique_ptr<nn::Module> module = find_task(kSeq2Seq).load_module(train::read_checkpoint(o.out));
+  auto& model = dynamic_cast<nn::Seq2SeqTransformer&>(*module);
+  model.eval();
+  EXPECT_EQ(model.config.layer_heads, p.removed.layer_heads);
+  NoGradGuard no_grad;
+  nn::Seq2SeqDecoder decoder(model, {{7, 8, 9, 10, 3}});
+  // Keys and values of the decoder's self-attention per target position, of its cross-attention
+  // per source position: 4 bytes x 2 x 16 per head kept.
+  EXPECT_EQ(decoder.cache_bytes(1, 6), 6 * 128 * p.removed.layer_heads[1] + 5 * 128 * p.removed.layer_heads[2]);
+  nn::GenerateOptions g;
+  g.max_tokens = 5;
+  const std::vector<int64_t> cached = nn::generate(decoder, {2}, g);
+  g.use_cache = false;
+  EXPECT_EQ(nn::generate(decoder, {2}, g), cached);
+  nn::BeamOptions b;
+  b.beam = 3;
+  b.max_tokens = 5;
+  const std::vector<nn::BeamHypothesis> beam = nn::beam_search(decoder, {2}, b);
+  b.use_cache = false;
+  const std::vector<nn::BeamHypothesis> reference = nn::beam_search(decoder, {2}, b);
+  ASSERT_EQ(beam.size(), reference.size());
+  for (size_t i = 0; i < beam.size(); ++i) EXPECT_EQ(beam[i].tokens, reference[i].tokens) << i;
+}
+
 TEST_F(Seq2SeqTaskTest, ResumeIsBitIdentical) {
   for (int64_t batch_tokens : {0, 160}) {
     const std::string tag = std::to_string(batch_tokens);

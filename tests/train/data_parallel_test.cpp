@@ -8,9 +8,11 @@
 
 #include "heed/core/parallel.h"
 #include "heed/core/rng.h"
+#include "heed/nn/models/seq2seq.h"
 #include "heed/nn/models/vit.h"
 #include "heed/ops/ops.h"
 #include "heed/tasks/classification.h"
+#include "heed/tasks/seq2seq.h"
 
 namespace heed::train {
 namespace {
@@ -84,6 +86,41 @@ TEST(DataParallel, MatchesOneForwardOverTheWholeBatch) {
     const auto names = model.named_parameters();
     for (size_t i = 0; i < want.size(); ++i)
       expect_close(got[i], want[i], std::to_string(replicas) + " replicas, " + names[i].first);
+  }
+}
+
+// A model whose registered parameter is read under a second name (the seq2seq model's shared
+// source/target embedding, also its tied output layer): every replica must read the master's
+// table there too. (Replicas once kept their own initial target table: the loss and the shared
+// embedding's gradient were wrong with 2 or more threads.)
+TEST(DataParallel, MatchesOneForwardWithASharedTiedEmbedding) {
+  nn::Seq2SeqConfig c;
+  c.source_vocab = c.target_vocab = 12;
+  c.max_len = 8;
+  c.dim = 16;
+  c.heads = 2;
+  c.encoder_depth = c.decoder_depth = 1;
+  c.mlp_hidden = 32;
+  c.dropout = 0.f;
+  const tasks::Seq2SeqDataset data({{5, 6, 7, 3}, {8, 3}, {9, 10, 11, 4, 3}, {6, 3}, {7, 7, 3}},
+                                   {{6, 7}, {9}, {10, 11, 4}, {5}, {8, 8}});
+  const nn::Batch batch = data.batch({0, 1, 2, 3, 4}, {});
+  const tasks::Seq2SeqTask seq2seq;
+  nn::Seq2SeqTransformer reference(c, 4);
+  Var loss = seq2seq.loss(reference.forward(batch), batch);
+  loss.backward();
+  std::vector<Tensor> want;
+  for (auto& [name, p] : reference.named_parameters()) want.push_back(p->grad().clone());
+  for (int replicas : {2, 3}) {
+    nn::Seq2SeqTransformer model(c, 4);
+    DataParallel parallel(model, replicas);
+    EXPECT_NEAR(parallel.train_step(batch, seq2seq), loss.value().item(), 1e-5) << replicas << " replicas";
+    const auto names = model.named_parameters();
+    for (size_t i = 0; i < want.size(); ++i)
+      expect_close(names[i].second->grad(), want[i], std::to_string(replicas) + " replicas, " + names[i].first);
+    NoGradGuard no_grad;
+    expect_close(parallel.predict(batch).logits.value(), reference.forward(batch).logits.value(),
+                 std::to_string(replicas) + " replicas, predicted hidden states");
   }
 }
 

@@ -137,8 +137,8 @@ int64_t Seq2SeqDecoder::longest_source() const {
 
 int64_t Seq2SeqDecoder::cache_bytes(int64_t rows, int64_t capacity) const {
   const Seq2SeqConfig& c = model_.config;  // self-attention cache + the memory's keys and values
-  return kv_cache_bytes(rows, capacity, c.dim, c.decoder_depth) +
-         kv_cache_bytes(rows, longest_source(), c.dim, c.decoder_depth);
+  return kv_cache_bytes(rows, capacity, c.decoder_self_widths()) +
+         kv_cache_bytes(rows, longest_source(), c.decoder_cross_widths());
 }
 
 std::pair<Tensor, Tensor> Seq2SeqDecoder::sources(const std::vector<int64_t>& source_of) const {

@@ -84,9 +84,9 @@ Var TransformerEncoderLayer::forward_cached(const Var& x, Tensor& cache, int64_t
 TransformerDecoderLayer::TransformerDecoderLayer(const EncoderLayerOptions& o, Rng& rng)
     : options(torch_naming(o)),
       norm1(o.dim, o.layer_norm_eps),
-      self_attn(o.dim, o.heads, attention_options(options), rng),
+      self_attn(o.dim, o.heads, attention_options(options), rng, o.head_dim),
       norm2(o.dim, o.layer_norm_eps),
-      multihead_attn(o.dim, o.heads, attention_options(options), rng),
+      multihead_attn(o.dim, o.cross_heads > 0 ? o.cross_heads : o.heads, attention_options(options), rng, o.head_dim),
       norm3(o.dim, o.layer_norm_eps),
       mlp(o.dim, o.mlp_hidden, o.dropout, rng, "linear1", "linear2") {
   HEED_CHECK(o.drop_path == 0.f, "TransformerDecoderLayer: drop_path is not supported");
@@ -99,16 +99,17 @@ TransformerDecoderLayer::TransformerDecoderLayer(const EncoderLayerOptions& o, R
 }
 
 Var TransformerDecoderLayer::forward(const Var& x, const Var& memory, const AttentionMasks& self_masks,
-                                     const Tensor& memory_lengths) {
+                                     const Tensor& memory_lengths, std::shared_ptr<AttentionCapture> self_capture,
+                                     std::shared_ptr<AttentionCapture> cross_capture) {
   AttentionMasks cross;
   cross.key_lengths = memory_lengths;
   if (options.pre_norm) {
-    Var h = add(x, self_attn.forward(norm1.forward(x), self_masks));
-    h = add(h, multihead_attn.forward_cross(norm2.forward(h), memory, cross));
+    Var h = add(x, self_attn.forward(norm1.forward(x), self_masks, std::move(self_capture)));
+    h = add(h, multihead_attn.forward_cross(norm2.forward(h), memory, cross, std::move(cross_capture)));
     return add(h, mlp.forward(norm3.forward(h)));
   }
-  Var h = norm1.forward(add(x, self_attn.forward(x, self_masks)));
-  h = norm2.forward(add(h, multihead_attn.forward_cross(h, memory, cross)));
+  Var h = norm1.forward(add(x, self_attn.forward(x, self_masks, std::move(self_capture))));
+  h = norm2.forward(add(h, multihead_attn.forward_cross(h, memory, cross, std::move(cross_capture))));
   return norm3.forward(add(h, mlp.forward(h)));
 }
 

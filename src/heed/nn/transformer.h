@@ -15,6 +15,7 @@ namespace heed::nn {
 struct EncoderLayerOptions {
   int64_t dim = 64, heads = 4, mlp_hidden = 128;
   int64_t head_dim = 0;           // 0: dim / heads; a pruned layer keeps the original head width
+  int64_t cross_heads = 0;        // a decoder layer's cross-attention heads; 0: heads
   float dropout = 0.f;            // after the MLP's layers and the attention projection
   float attention_dropout = 0.f;  // on attention probabilities
   float drop_path = 0.f;          // stochastic depth: drop a residual branch per sample
@@ -69,8 +70,11 @@ class TransformerDecoderLayer : public Module {
  public:
   TransformerDecoderLayer(const EncoderLayerOptions& options, Rng& rng);  // naming is Torch's
   // x [B, T, D] over memory [B, S, D]: `self_masks` (causal, target key padding) for the self-
-  // attention, `memory_lengths` (i64 [B]) the memory's key padding.
-  Var forward(const Var& x, const Var& memory, const AttentionMasks& self_masks, const Tensor& memory_lengths);
+  // attention, `memory_lengths` (i64 [B]) the memory's key padding. The captures, when given,
+  // receive the self- and the cross-attention's probabilities (MultiHeadAttention::forward).
+  Var forward(const Var& x, const Var& memory, const AttentionMasks& self_masks, const Tensor& memory_lengths,
+              std::shared_ptr<AttentionCapture> self_capture = nullptr,
+              std::shared_ptr<AttentionCapture> cross_capture = nullptr);
   // Decoding: x [B, Tn, D] after `past` positions of `cache`; the memory's keys and values
   // projected once (MultiHeadAttention::project_memory). Inference only.
   Var forward_cached(const Var& x, Tensor& cache, int64_t past, const Tensor& memory_kv, const Tensor& memory_lengths);

@@ -292,14 +292,25 @@ int train_command(const TrainCommand& cmd) {
 // (beside the lead baseline: the source's first sentence cut to the median target length) and
 // with BLEU and chrF (beside the copy baseline: the source itself), so one report serves
 // summarisation and translation.
+// eval's default data: the test pairs, else the validation pairs.
+std::string held_out_path(const LoadedSeq2Seq& m, const train::Checkpoint& checkpoint) {
+  const TextInputOptions& in = m.config.data.input;
+  const std::string path = !in.test.empty() ? in.test : in.validation;
+  HEED_CHECK(!path.empty(), checkpoint.path, ": no data.test or data.validation in its config; give --data FILE");
+  return path;
+}
+
+train::ShuffledBatches in_order(const LoadedSeq2Seq& m, const Seq2SeqDataset& data) {
+  return train::ShuffledBatches(all_of(size_t(data.size())), m.config.data.input.eval_batch_size, false, false, 0);
+}
+
 void eval_command(const EvalCommand& cmd) {
   LoadedSeq2Seq m = load_seq2seq(cmd.checkpoint);
   const TextInputOptions& in = m.config.data.input;
-  const std::string path = !cmd.data.empty() ? cmd.data : !in.test.empty() ? in.test : in.validation;
-  HEED_CHECK(!path.empty(), cmd.checkpoint.path, ": no data.test or data.validation in its config; give --data FILE");
+  const std::string path = !cmd.data.empty() ? cmd.data : held_out_path(m, cmd.checkpoint);
   const Pairs pairs = read_pairs(path, in);
   const Seq2SeqDataset data = encode_pairs(m.tokenizer, pairs, all_of(pairs.sources.size()), m.config.data);
-  const train::ShuffledBatches plan(all_of(size_t(data.size())), in.eval_batch_size, false, false, 0);
+  const train::ShuffledBatches plan = in_order(m, data);
   train::EvalResult e = train::evaluate(*m.model, Seq2SeqTask(), data, plan);
   std::vector<std::string> leads;
   std::vector<int64_t> target_words;
@@ -404,12 +415,33 @@ namespace {
 std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
   return load_seq2seq(checkpoint).model;
 }
+
+// heed prune: the loss is the teacher-forced target cross-entropy, the curve's metric
+// perplexity; "train" is data.train, "test" eval's default. Every attention layer counts: the
+// encoder's, and the decoder's self- and cross-attentions (model.layer_heads' order).
+PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
+  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a seq2seq model's splits are train and "
+             "test (data.train; data.test, else data.validation), not '", split, "'");
+  LoadedSeq2Seq m = load_seq2seq(checkpoint);
+  std::string path = data;
+  if (path.empty() && split == "train") path = m.config.data.input.train;
+  if (path.empty()) path = held_out_path(m, checkpoint);
+  const Pairs pairs = read_pairs(path, m.config.data.input);
+  auto pairs_data = std::make_unique<Seq2SeqDataset>(
+      encode_pairs(m.tokenizer, pairs, all_of(pairs.sources.size()), m.config.data));
+  PruneSubject s;
+  s.plan = std::make_unique<train::ShuffledBatches>(in_order(m, *pairs_data));
+  s.data = std::move(pairs_data);
+  s.task = std::make_unique<Seq2SeqTask>();
+  s.model = std::move(m.model);
+  return s;
+}
 }  // namespace
 
 const TaskEntry& seq2seq_entry() {
   static const TaskEntry entry{kSeq2Seq, "sequence to sequence (translation, summarisation): an encoder-decoder "
                                "Transformer", train_command, eval_command, predict_command, nullptr,
-                               false, true, module_of};
+                               false, true, module_of, prune_subject};
   return entry;
 }
 

@@ -38,6 +38,7 @@ void visit(V& v, Seq2SeqConfig& m) {
   v("tie_output", m.tie_output);
   v("source_vocab", m.source_vocab, positive());  // from the tokenizer; accepted so a resolved config reads back
   v("target_vocab", m.target_vocab, positive());
+  v("layer_heads", m.layer_heads, omitted_when_empty(at_least(1)));
 }
 }  // namespace heed::nn
 

@@ -24,6 +24,28 @@ void Seq2SeqConfig::validate() const {
   HEED_CHECK(layer_norm_eps > 0.f, "model.layer_norm_eps must be > 0, got ", layer_norm_eps);
   HEED_CHECK(positions == "sinusoidal" || positions == "learned",
              "model.positions must be \"sinusoidal\" or \"learned\", got \"", positions, "\"");
+  if (!layer_heads.empty()) {
+    HEED_CHECK(int64_t(layer_heads.size()) == encoder_depth + 2 * decoder_depth, "model.layer_heads: ",
+               layer_heads.size(), " counts for ", encoder_depth + 2 * decoder_depth, " attention layers (encoder_depth "
+               "+ 2 x decoder_depth: each decoder layer has a self- and a cross-attention)");
+    for (size_t i = 0; i < layer_heads.size(); ++i)
+      HEED_CHECK(layer_heads[i] >= 1 && layer_heads[i] <= heads, "model.layer_heads[", i, "] is ", layer_heads[i],
+                 ": each layer keeps between 1 and model.heads = ", heads, " heads");
+  }
+}
+
+int64_t Seq2SeqConfig::attention_heads(int64_t i) const { return layer_head_count(layer_heads, heads, i); }
+
+std::vector<int64_t> Seq2SeqConfig::decoder_self_widths() const {
+  std::vector<int64_t> w;
+  for (int64_t i = 0; i < decoder_depth; ++i) w.push_back(attention_heads(encoder_depth + 2 * i) * (dim / heads));
+  return w;
+}
+
+std::vector<int64_t> Seq2SeqConfig::decoder_cross_widths() const {
+  std::vector<int64_t> w;
+  for (int64_t i = 0; i < decoder_depth; ++i) w.push_back(attention_heads(encoder_depth + 2 * i + 1) * (dim / heads));
+  return w;
 }
 
 Tensor sinusoidal_positions(int64_t positions, int64_t dim) {
@@ -37,10 +59,13 @@ Tensor sinusoidal_positions(int64_t positions, int64_t dim) {
 }
 
 namespace {
-EncoderLayerOptions layer_options(const Seq2SeqConfig& c) {
+// Attention layer `first`'s heads (and, for a decoder layer, first + 1's for its cross-attention).
+EncoderLayerOptions layer_options(const Seq2SeqConfig& c, int64_t first, bool decoder) {
   EncoderLayerOptions o;
   o.dim = c.dim;
-  o.heads = c.heads;
+  o.heads = c.attention_heads(first);
+  if (decoder) o.cross_heads = c.attention_heads(first + 1);
+  o.head_dim = c.dim / c.heads;
   o.mlp_hidden = c.mlp_hidden;
   o.dropout = c.dropout;
   o.attention_dropout = c.attention_dropout;
@@ -81,12 +106,13 @@ Seq2SeqTransformer::Seq2SeqTransformer(const Seq2SeqConfig& c, uint64_t seed)
     sinusoid_ = sinusoidal_positions(c.max_len, c.dim);
   }
   for (int64_t i = 0; i < c.encoder_depth; ++i) {
-    encoder.push_back(std::make_unique<TransformerEncoderLayer>(layer_options(c), rng));
+    encoder.push_back(std::make_unique<TransformerEncoderLayer>(layer_options(c, i, false), rng));
     register_module("transformer.encoder.layers." + std::to_string(i), encoder.back().get());
   }
   register_module("transformer.encoder.norm", &encoder_norm);
   for (int64_t i = 0; i < c.decoder_depth; ++i) {
-    decoder.push_back(std::make_unique<TransformerDecoderLayer>(layer_options(c), rng));
+    decoder.push_back(
+        std::make_unique<TransformerDecoderLayer>(layer_options(c, c.encoder_depth + 2 * i, true), rng));
     register_module("transformer.decoder.layers." + std::to_string(i), decoder.back().get());
   }
   register_module("transformer.decoder.norm", &decoder_norm);
@@ -94,7 +120,6 @@ Seq2SeqTransformer::Seq2SeqTransformer(const Seq2SeqConfig& c, uint64_t seed)
     register_parameter("generator.weight", &generator_weight, trunc_normal({c.target_vocab, c.dim}, 0.02f, rng));
     register_parameter("generator.bias", &generator_bias, Tensor::zeros({c.target_vocab}));
   }
-  if (c.share_embeddings) tgt_embed = src_embed;
 }
 
 Var Seq2SeqTransformer::embed(const Tensor& tokens, const Var& table, const Var& learned, int64_t first) {
@@ -104,42 +129,48 @@ Var Seq2SeqTransformer::embed(const Tensor& tokens, const Var& table, const Var&
   return add(h, Var(sinusoid_.slice(0, first, first + t).contiguous().reshape({1, t, config.dim})));
 }
 
-Var Seq2SeqTransformer::encode(const Tensor& source, const Tensor& source_lengths) {
+Var Seq2SeqTransformer::encode(const Tensor& source, const Tensor& source_lengths, AttentionRecorder* attention) {
   check_ids(source, source_lengths, config.source_vocab, config.max_len, "source");
   Var h = embed(source, src_embed, src_pos_embed, 0);
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
   AttentionMasks masks;
   masks.key_lengths = source_lengths;
-  for (auto& layer : encoder) h = layer->forward(h, masks);
+  for (auto& layer : encoder) h = layer->forward(h, masks, attention ? attention->next() : nullptr);
   return encoder_norm.forward(h);
 }
 
 Var Seq2SeqTransformer::decode_all(const Var& memory, const Tensor& source_lengths, const Tensor& target_in,
-                                   const Tensor& target_lengths) {
+                                   const Tensor& target_lengths, AttentionRecorder* attention) {
   check_ids(target_in, target_lengths, config.target_vocab, config.max_len, "target");
-  Var h = embed(target_in, tgt_embed, tgt_pos_embed, 0);
+  Var h = embed(target_in, target_embed(), tgt_pos_embed, 0);
   if (training() && config.dropout > 0.f) h = dropout(h, config.dropout, true, next_seed());
   AttentionMasks masks;
   masks.key_lengths = target_lengths;
   masks.causal = true;
-  for (auto& layer : decoder) h = layer->forward(h, memory, masks, source_lengths);
+  for (auto& layer : decoder) {
+    std::shared_ptr<AttentionCapture> self = attention ? attention->next() : nullptr;
+    std::shared_ptr<AttentionCapture> cross = attention ? attention->next() : nullptr;
+    h = layer->forward(h, memory, masks, source_lengths, std::move(self), std::move(cross));
+  }
   return decoder_norm.forward(h);
 }
 
 Var Seq2SeqTransformer::logits(const Var& hidden) {
-  return config.tie_output ? linear(hidden, tgt_embed) : linear(hidden, generator_weight, generator_bias);
+  return config.tie_output ? linear(hidden, target_embed()) : linear(hidden, generator_weight, generator_bias);
 }
 
-ModelOutput Seq2SeqTransformer::forward(const Batch& batch, const ForwardOptions&) {
+ModelOutput Seq2SeqTransformer::forward(const Batch& batch, const ForwardOptions& options) {
   const Tensor& source_lengths = batch.at("source_lengths");
-  Var memory = encode(batch.at("source"), source_lengths);
+  auto recorder = attention_recorder(options);
+  Var memory = encode(batch.at("source"), source_lengths, recorder.get());
   const Tensor& target_in = batch.at("target_in");
-  Var h = decode_all(memory, source_lengths, target_in, batch.at("target_lengths"));
+  Var h = decode_all(memory, source_lengths, target_in, batch.at("target_lengths"), recorder.get());
   const int64_t b = target_in.size(0), t = target_in.size(1);
   ModelOutput out;
+  if (recorder) out.attention = std::move(recorder->layers);
   out.logits = embedding(masked_positions(batch.at("targets")), reshape(h, {b * t, config.dim}));  // [M, D]
   if (config.tie_output) {
-    out.output_weight = tgt_embed;
+    out.output_weight = target_embed();
   } else {  // the bias needs the logits whole: an untied generator is for small vocabularies
     out.logits = logits(out.logits);
   }
@@ -155,7 +186,7 @@ Seq2SeqState Seq2SeqTransformer::start(const Tensor& source, const Tensor& sourc
   HEED_CHECK(capacity <= config.max_len, "seq2seq: a target of ", capacity, " positions, more than model.max_len = ",
              config.max_len);
   const Var memory = encode(source, source_lengths);
-  Seq2SeqState state{KvCache(source.size(0), capacity, config.dim, config.decoder_depth), {}, source_lengths};
+  Seq2SeqState state{KvCache(source.size(0), capacity, config.decoder_self_widths()), {}, source_lengths};
   for (auto& layer : decoder) state.memory_kv.push_back(layer->multihead_attn.project_memory(memory));
   return state;
 }
@@ -168,7 +199,7 @@ Tensor Seq2SeqTransformer::decode_step(const Tensor& tokens, Seq2SeqState& state
              state.source_lengths.size(0), ")");
   check_ids(tokens, Tensor::from_indices({b}, std::vector<int64_t>(size_t(b), tn)), config.target_vocab,
             config.max_len, "target");
-  Var h = embed(tokens, tgt_embed, tgt_pos_embed, past);
+  Var h = embed(tokens, target_embed(), tgt_pos_embed, past);
   for (size_t i = 0; i < decoder.size(); ++i)
     h = decoder[i]->forward_cached(h, state.self.layers[i], past, state.memory_kv[i], state.source_lengths);
   state.self.length = past + tn;

@@ -30,9 +30,19 @@ struct Seq2SeqConfig {
   bool pre_norm = true;
   float layer_norm_eps = 1e-5f;
   std::string positions = "sinusoidal";  // sinusoidal | learned
+  // After heed prune --out: the heads each attention layer kept, in module order: each encoder
+  // layer's self-attention, then each decoder layer's self-attention and cross-attention
+  // (encoder_depth + 2 x decoder_depth counts). Empty: every layer has `heads`.
+  std::vector<int64_t> layer_heads;
 
   // Throws naming the first impossible field (model.<key>).
   void validate() const;
+  // The heads of attention layer i (in layer_heads' order).
+  int64_t attention_heads(int64_t i) const;
+  // Each decoder layer's self-attention width (its KV cache) and cross-attention width (its
+  // projected memory).
+  std::vector<int64_t> decoder_self_widths() const;
+  std::vector<int64_t> decoder_cross_widths() const;
 };
 
 // The decoder's state while generating: each layer's self-attention cache and the memory's
@@ -54,10 +64,12 @@ class Seq2SeqTransformer : public Model {
   std::unique_ptr<Model> replicate(uint64_t seed) const override;
   std::string type() const override { return "seq2seq-transformer"; }
 
-  // The encoder's output [B, S, D] (after transformer.encoder.norm).
-  Var encode(const Tensor& source, const Tensor& source_lengths);
+  // The encoder's output [B, S, D] (after transformer.encoder.norm). Each layer's attention is
+  // captured by `attention` when given (as every attention below, in layer_heads' order).
+  Var encode(const Tensor& source, const Tensor& source_lengths, AttentionRecorder* attention = nullptr);
   // The decoder's output [B, T, D] (after transformer.decoder.norm) over `memory`.
-  Var decode_all(const Var& memory, const Tensor& source_lengths, const Tensor& target_in, const Tensor& target_lengths);
+  Var decode_all(const Var& memory, const Tensor& source_lengths, const Tensor& target_in, const Tensor& target_lengths,
+                 AttentionRecorder* attention = nullptr);
   // Logits [N, V] of hidden states [N, D].
   Var logits(const Var& hidden);
 
@@ -67,7 +79,11 @@ class Seq2SeqTransformer : public Model {
   Tensor decode_step(const Tensor& tokens, Seq2SeqState& state);
 
   Seq2SeqConfig config;
-  Var src_embed, tgt_embed;          // the same Var when shared
+  // With share_embeddings, tgt_embed stays undefined and target_embed() is src_embed. (A copy of
+  // the Var would be a second handle that data-parallel replicas, which relink each registered
+  // parameter to the master's, never relink: their decoders read their own initial table.)
+  Var src_embed, tgt_embed;
+  const Var& target_embed() const { return config.share_embeddings ? src_embed : tgt_embed; }
   Var src_pos_embed, tgt_pos_embed;  // learned positions only
   std::vector<std::unique_ptr<TransformerEncoderLayer>> encoder;
   LayerNorm encoder_norm;
