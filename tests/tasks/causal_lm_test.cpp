@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
-#include "heed/compress/prune.h"
+#include "compress/prune_test_util.h"
 #include "heed/core/rng.h"
 #include "heed/io/safetensors.h"
 #include "test_files.h"
@@ -167,12 +167,8 @@ TEST_F(CausalLmTaskTest, PrunedHeadsShrinkTheModelAndItsKvCache) {
   json j = base_config(data_->path());
   j["train"]["epochs"] = 2;
   const train::TrainResult r = train_causal_lm(parse_causal_lm_config(j), out("run"), false);
-  compress::PruneOptions o;
-  o.curve = {0.0, 0.5};
-  o.heads = 0.5;
-  o.out = out("pruned.safetensors");
-  o.samples = 0;
-  const compress::PruneReport p = compress::prune_report(train::read_checkpoint(r.best_path), o);
+  const std::string pruned = out("pruned.safetensors");
+  const compress::PruneReport p = test::prune_half(r.best_path, pruned);
   EXPECT_EQ(p.metric_name, "perplexity");
   EXPECT_EQ(p.importance.examples, 400) << "every document of data.train";
   EXPECT_EQ(p.removed.layer_heads, (std::vector<int64_t>{1, 1})) << "2 of 4 heads, every layer keeping one";
@@ -181,15 +177,11 @@ TEST_F(CausalLmTaskTest, PrunedHeadsShrinkTheModelAndItsKvCache) {
   ASSERT_EQ(p.curve.size(), 2u);
   EXPECT_GT(p.curve[1].metric, p.curve[0].metric) << "losing half the heads costs something";
 
-  auto perplexity = [&](const std::string& checkpoint) {
-    const test::CliResult ev = test::run_cli({"eval", "--checkpoint", checkpoint, "--json"}, dir_.path());
-    EXPECT_EQ(ev.exit_code, 0) << ev.err;
-    return json::parse(ev.out).at("perplexity").get<double>();
-  };
-  EXPECT_NEAR(perplexity(r.best_path), p.curve[0].metric, 1e-6 * p.curve[0].metric);
-  EXPECT_NEAR(perplexity(o.out), p.curve[1].metric, 1e-4 * p.curve[1].metric) << "removed = masked";
+  EXPECT_NEAR(test::eval_figure(r.best_path, "perplexity", dir_.path()), p.curve[0].metric, 1e-6 * p.curve[0].metric);
+  EXPECT_NEAR(test::eval_figure(pruned, "perplexity", dir_.path()), p.curve[1].metric, 1e-4 * p.curve[1].metric)
+      << "removed = masked";
 
-  const std::vector<std::string> prompt = {"generate", "--checkpoint", o.out, "--prompt", "two three",
+  const std::vector<std::string> prompt = {"generate", "--checkpoint", pruned, "--prompt", "two three",
                                            "--max-tokens", "6", "--json"};
   for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--beam", "3"}}) {
     std::vector<std::string> cached = prompt, uncached = prompt;

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "cli_util.h"
-#include "heed/compress/prune.h"
+#include "compress/prune_test_util.h"
 #include "heed/nn/generation.h"
 #include "heed/tasks/registry.h"
 #include "heed/core/rng.h"
@@ -141,27 +141,19 @@ TEST_F(Seq2SeqTaskTest, PrunedHeadsShrinkTheModelAndItsCaches) {
   json j = base_config(data_->path());
   j["train"]["epochs"] = 4;
   const train::TrainResult r = train_seq2seq(parse_seq2seq_config(j), out("run"), false);
-  compress::PruneOptions o;
-  o.curve = {0.0, 0.5};
-  o.heads = 0.5;
-  o.out = out("pruned.safetensors");
-  o.samples = 0;
-  const compress::PruneReport p = compress::prune_report(train::read_checkpoint(r.best_path), o);
+  const std::string pruned = out("pruned.safetensors");
+  const compress::PruneReport p = test::prune_half(r.best_path, pruned);
   EXPECT_EQ(p.metric_name, "perplexity");
   ASSERT_EQ(p.importance.raw.size(), 3u) << "encoder self, decoder self, decoder cross";
   ASSERT_EQ(p.removed.layer_heads.size(), 3u);
   EXPECT_EQ(p.removed.layer_heads[0] + p.removed.layer_heads[1] + p.removed.layer_heads[2], 6) << "6 of 12 removed";
   // Each head removed: 3 x 16 rows of 64 weights and 48 biases in, 64 x 16 weights out.
   EXPECT_EQ(p.removed.parameters_before - p.removed.parameters_after, 6 * (3 * 16 * 64 + 3 * 16 + 64 * 16));
-  auto perplexity = [&](const std::string& checkpoint) {
-    const test::CliResult ev = test::run_cli({"eval", "--checkpoint", checkpoint, "--json"}, dir_.path());
-    EXPECT_EQ(ev.exit_code, 0) << ev.err;
-    return json::parse(ev.out).at("perplexity").get<double>();
-  };
-  EXPECT_NEAR(perplexity(r.best_path), p.curve[0].metric, 1e-6 * p.curve[0].metric);
-  EXPECT_NEAR(perplexity(o.out), p.curve[1].metric, 1e-4 * p.curve[1].metric) << "removed = masked";
+  EXPECT_NEAR(test::eval_figure(r.best_path, "perplexity", dir_.path()), p.curve[0].metric, 1e-6 * p.curve[0].metric);
+  EXPECT_NEAR(test::eval_figure(pruned, "perplexity", dir_.path()), p.curve[1].metric, 1e-4 * p.curve[1].metric)
+      << "removed = masked";
 
-  std::unique_ptr<nn::Module> module = find_task(kSeq2Seq).load_module(train::read_checkpoint(o.out));
+  std::unique_ptr<nn::Module> module = find_task(kSeq2Seq).load_module(train::read_checkpoint(pruned));
   auto& model = dynamic_cast<nn::Seq2SeqTransformer&>(*module);
   model.eval();
   EXPECT_EQ(model.config.layer_heads, p.removed.layer_heads);

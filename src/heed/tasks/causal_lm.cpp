@@ -210,19 +210,13 @@ std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
 // heed prune: the loss is the next-token cross-entropy, the curve's metric perplexity; "train"
 // is the training file (heads are chosen on it), "test" eval's default.
 PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
-  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a causal LM's splits are train and test "
-             "(data.train; data.test, else data.validation), not '", split, "'");
   LoadedLm m = load_lm(checkpoint);
-  std::string path = data;
-  if (path.empty() && split == "train") path = m.config.data.input.train;
-  if (path.empty()) path = held_out_path(m, checkpoint);
+  const std::string path = prune_data_path(data, split, m.config.data.input.train,
+                                           [&] { return held_out_path(m, checkpoint); }, "a causal LM",
+                                           "data.test, else data.validation");
   auto documents = std::make_unique<CausalLmDataset>(read_documents(m, path));
-  PruneSubject s;
-  s.plan = std::make_unique<train::ShuffledBatches>(eval_plan(*documents, m.config.data.input.eval_batch_size));
-  s.data = std::move(documents);
-  s.task = std::make_unique<CausalLmTask>();
-  s.model = std::move(m.model);
-  return s;
+  train::ShuffledBatches plan = eval_plan(*documents, m.config.data.input.eval_batch_size);
+  return prune_subject_of(std::move(m.model), std::make_unique<CausalLmTask>(), std::move(documents), std::move(plan));
 }
 }  // namespace
 

@@ -215,19 +215,13 @@ std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
 // heed prune: the loss is the masked-token cross-entropy under evaluation's fixed masking, the
 // curve's metric the masked-token accuracy; "train" is data.train, "test" eval's default.
 PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
-  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a masked LM's splits are train and test "
-             "(data.train; data.validation, else data.test), not '", split, "'");
   LoadedMlm m = load_mlm(checkpoint);
-  std::string path = data;
-  if (path.empty() && split == "train") path = m.config.data.input.train;
-  if (path.empty()) path = held_out_path(m, checkpoint);
+  const std::string path = prune_data_path(data, split, m.config.data.input.train,
+                                           [&] { return held_out_path(m, checkpoint); }, "a masked LM",
+                                           "data.validation, else data.test");
   auto documents = std::make_unique<MaskedLmDataset>(read_documents(m, path));
-  PruneSubject s;
-  s.plan = std::make_unique<train::ShuffledBatches>(in_order(m, *documents));
-  s.data = std::move(documents);
-  s.task = std::make_unique<MaskedLmTask>();
-  s.model = std::move(m.model);
-  return s;
+  train::ShuffledBatches plan = in_order(m, *documents);
+  return prune_subject_of(std::move(m.model), std::make_unique<MaskedLmTask>(), std::move(documents), std::move(plan));
 }
 }  // namespace
 

@@ -43,6 +43,18 @@ const TaskEntry& find_task(const std::string& name) {
   detail::fail("unknown task '", name, "' (heed knows: ", known, ")");
 }
 
+std::string prune_data_path(const std::string& data, const std::string& split, const std::string& train_path,
+                            const std::function<std::string()>& held_out, const char* task, const char* held_out_name) {
+  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: ", task, "'s splits are train (data.train) "
+             "and test (", held_out_name, "), not '", split, "'");
+  if (!data.empty()) return data;
+  if (split == "train") {
+    HEED_CHECK(!train_path.empty(), "prune: no data.train in the checkpoint's config; give --data FILE");
+    return train_path;
+  }
+  return held_out();
+}
+
 std::vector<std::string> task_names() {
   std::vector<std::string> out;
   for (const TaskEntry* e : entries()) out.emplace_back(e->name);

@@ -4,6 +4,7 @@
 // registry.cpp (docs/adding-a-task.md).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -93,6 +94,24 @@ struct PruneSubject {
   std::unique_ptr<train::BatchPlan> plan;  // every record, in order, in the task's eval batches
   std::shared_ptr<void> owned;             // whatever the above refer to (a tokenizer, ...)
 };
+
+// heed prune's data for a task that reads one file per split: `data` when given, else
+// `train_path` for "train" and `held_out()` (eval's default file) for "test"; another split is an
+// error naming `task`'s two (`held_out_name`, e.g. "data.test, else data.validation").
+std::string prune_data_path(const std::string& data, const std::string& split, const std::string& train_path,
+                            const std::function<std::string()>& held_out, const char* task, const char* held_out_name);
+
+// A PruneSubject of these parts.
+template <class Data, class Plan>
+PruneSubject prune_subject_of(std::unique_ptr<nn::Model> model, std::unique_ptr<train::Task> task,
+                              std::unique_ptr<Data> data, Plan plan) {
+  PruneSubject s;
+  s.plan = std::make_unique<Plan>(std::move(plan));
+  s.data = std::move(data);
+  s.task = std::move(task);
+  s.model = std::move(model);
+  return s;
+}
 
 struct TaskEntry {
   const char* name;

@@ -420,21 +420,15 @@ std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
 // perplexity; "train" is data.train, "test" eval's default. Every attention layer counts: the
 // encoder's, and the decoder's self- and cross-attentions (model.layer_heads' order).
 PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
-  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a seq2seq model's splits are train and "
-             "test (data.train; data.test, else data.validation), not '", split, "'");
   LoadedSeq2Seq m = load_seq2seq(checkpoint);
-  std::string path = data;
-  if (path.empty() && split == "train") path = m.config.data.input.train;
-  if (path.empty()) path = held_out_path(m, checkpoint);
+  const std::string path = prune_data_path(data, split, m.config.data.input.train,
+                                           [&] { return held_out_path(m, checkpoint); }, "a seq2seq model",
+                                           "data.test, else data.validation");
   const Pairs pairs = read_pairs(path, m.config.data.input);
   auto pairs_data = std::make_unique<Seq2SeqDataset>(
       encode_pairs(m.tokenizer, pairs, all_of(pairs.sources.size()), m.config.data));
-  PruneSubject s;
-  s.plan = std::make_unique<train::ShuffledBatches>(in_order(m, *pairs_data));
-  s.data = std::move(pairs_data);
-  s.task = std::make_unique<Seq2SeqTask>();
-  s.model = std::move(m.model);
-  return s;
+  train::ShuffledBatches plan = in_order(m, *pairs_data);
+  return prune_subject_of(std::move(m.model), std::make_unique<Seq2SeqTask>(), std::move(pairs_data), std::move(plan));
 }
 }  // namespace
 

@@ -428,19 +428,17 @@ std::unique_ptr<nn::Module> module_of(const train::Checkpoint& checkpoint) {
 
 PruneSubject prune_subject(const train::Checkpoint& checkpoint, const std::string& data, const std::string& split) {
   LoadedTextClassifier m = load_text_classifier(checkpoint);
-  HEED_CHECK(split.empty() || split == "train" || split == "test", "prune: a text classifier's splits are train "
-             "and test (data.train, data.test), not '", split, "'");
-  const std::string path = !data.empty() ? data : split == "train" ? m.config.data.input.train : m.config.data.input.test;
-  HEED_CHECK(!path.empty(), checkpoint.path, ": no data.", split == "train" ? "train" : "test",
-             " in its config; give --data FILE");
+  auto test_path = [&] {
+    HEED_CHECK(!m.config.data.input.test.empty(), checkpoint.path, ": no data.test in its config; give --data FILE");
+    return m.config.data.input.test;
+  };
+  const std::string path =
+      prune_data_path(data, split, m.config.data.input.train, test_path, "a text classifier", "data.test");
   const Split records = read_labelled(path, m.config.data, m.config.data.class_names);
-  PruneSubject s;
   std::unique_ptr<TextDataset> text = encode_records(m, records);
-  s.plan = std::make_unique<train::ShuffledBatches>(eval_plan(*text, m.config.data.input.eval_batch_size));
-  s.data = std::move(text);
-  s.task = std::make_unique<ClassificationTask>(evaluation_task(m));
-  s.model = std::move(m.model);
-  return s;
+  train::ShuffledBatches plan = eval_plan(*text, m.config.data.input.eval_batch_size);
+  auto task = std::make_unique<ClassificationTask>(evaluation_task(m));  // before m.model moves
+  return prune_subject_of(std::move(m.model), std::move(task), std::move(text), std::move(plan));
 }
 }  // namespace
 
